@@ -1,0 +1,86 @@
+"""Settings read from the environment at call time (never at import time)."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambda_bridge.exceptions import ConfigError
+
+ENV_BRONZE_BUCKET = "ELT_BRONZE_BUCKET"
+ENV_SILVER_BUCKET = "ELT_SILVER_BUCKET"
+ENV_QUEUE_URL = "ELT_QUEUE_URL"
+ENV_DLQ_URL = "ELT_DLQ_URL"
+ENV_IDEMPOTENCY_TABLE = "ELT_IDEMPOTENCY_TABLE"
+ENV_CONTRACTS_DIR = "ELT_CONTRACTS_DIR"
+
+ALL_ENV_VARS = (
+    ENV_BRONZE_BUCKET,
+    ENV_SILVER_BUCKET,
+    ENV_QUEUE_URL,
+    ENV_DLQ_URL,
+    ENV_IDEMPOTENCY_TABLE,
+    ENV_CONTRACTS_DIR,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the pipeline's buckets, queues and table are.
+
+    Attributes:
+        bronze_bucket: Bucket producers write `bronze/<dataset>/...` objects into.
+        silver_bucket: Bucket for silver Parquet, quarantine, manifests and reports.
+        queue_url: Events queue (ingest -> transform).
+        dlq_url: Dead-letter queue of the events queue.
+        idempotency_table: DynamoDB table of the ingest idempotency records.
+        contracts_dir: Folder of dataset contracts, or None for the packaged ones.
+    """
+
+    bronze_bucket: str = ""
+    silver_bucket: str = ""
+    queue_url: str = ""
+    dlq_url: str = ""
+    idempotency_table: str = ""
+    contracts_dir: Path | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        contracts_dir = env.get(ENV_CONTRACTS_DIR) or None
+        return cls(
+            bronze_bucket=env.get(ENV_BRONZE_BUCKET, ""),
+            silver_bucket=env.get(ENV_SILVER_BUCKET, ""),
+            queue_url=env.get(ENV_QUEUE_URL, ""),
+            dlq_url=env.get(ENV_DLQ_URL, ""),
+            idempotency_table=env.get(ENV_IDEMPOTENCY_TABLE, ""),
+            contracts_dir=Path(contracts_dir) if contracts_dir else None,
+        )
+
+    def require(self, *fields: str) -> "Settings":
+        """Fail with one clear sentence if any named field is empty."""
+        names = {
+            "bronze_bucket": ENV_BRONZE_BUCKET,
+            "silver_bucket": ENV_SILVER_BUCKET,
+            "queue_url": ENV_QUEUE_URL,
+            "dlq_url": ENV_DLQ_URL,
+            "idempotency_table": ENV_IDEMPOTENCY_TABLE,
+        }
+        missing = [names[f] for f in fields if not getattr(self, f)]
+        if missing:
+            msg = f"missing setting: set {', '.join(missing)} (see .elt/local.env or the Terraform outputs)"
+            raise ConfigError(msg)
+        return self
+
+    def as_env(self) -> dict[str, str]:
+        """The settings as `ELT_*` environment variables."""
+        env = {
+            ENV_BRONZE_BUCKET: self.bronze_bucket,
+            ENV_SILVER_BUCKET: self.silver_bucket,
+            ENV_QUEUE_URL: self.queue_url,
+            ENV_DLQ_URL: self.dlq_url,
+            ENV_IDEMPOTENCY_TABLE: self.idempotency_table,
+        }
+        if self.contracts_dir is not None:
+            env[ENV_CONTRACTS_DIR] = str(self.contracts_dir)
+        return env

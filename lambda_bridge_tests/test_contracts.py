@@ -1,0 +1,146 @@
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import yaml
+
+from lambda_bridge.contracts import ContractRegistry, load_contract, parse_type
+from lambda_bridge.exceptions import ContractError
+from lambda_bridge.parse import parse_object
+
+SHIPMENTS_CONTRACT = Path(__file__).parents[1] / "elt_assets" / "contracts" / "shipments.yaml"
+
+
+def test_the_example_datasets_ship(registry):
+    assert registry.names == ["invoice_lines", "shipments", "tracking_events", "transactions"]
+    assert registry["transactions"].formats == ("csv",)
+
+
+def test_silver_schema_is_the_contract_then_lineage(registry):
+    schema = registry["shipments"].silver_schema
+    assert schema.names == [
+        "record_type", "event_time", "shipment_id", "origin", "destination", "carrier", "weight_kg",
+        "_source_key", "_source_version", "_line", "_ingested_at",
+    ]  # fmt: skip
+    assert schema.field("event_time").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("weight_kg").type == pa.float64()
+    assert schema.field("_line").type == pa.int64()
+    assert schema.field("_ingested_at").type == pa.timestamp("us", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    "event_time",
+    ["2026-01-05T03:00:00+00:00", "2026-01-05T03:00:00Z", "2026-01-05T11:00:00+08:00", "2026-01-04T22:00:00-05:00"],
+)
+def test_shipments_accepts_what_producers_send_and_normalises_to_utc(registry, event_time):
+    line = (
+        '{"record_type":"shipments","event_time":"%s","shipment_id":"shp_9x",'
+        '"origin":"SZX","destination":"SEA","carrier":"UPS","weight_kg":12.5}' % event_time
+    ).encode()
+    result = parse_object(line, registry["shipments"], "jsonl")
+    assert result.rows_quarantined == 0
+    (row,) = result.table.to_pylist()
+    assert row["event_time"] == dt.datetime(2026, 1, 5, 3, 0, tzinfo=dt.UTC)
+    assert row["weight_kg"] == 12.5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("string", pa.string()),
+        ("int64", pa.int64()),
+        ("decimal(12,2)", pa.decimal128(12, 2)),
+        ("list<string>", pa.list_(pa.string())),
+        ("struct<a: int64, b: list<float64>>", pa.struct([("a", pa.int64()), ("b", pa.list_(pa.float64()))])),
+        ("timestamp", pa.timestamp("us", tz="UTC")),
+        ("date", pa.date32()),
+    ],
+)
+def test_type_names(text, expected):
+    assert parse_type(text) == expected
+
+
+def _write(tmp_path: Path, doc: dict, name: str = "shipments") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _base() -> dict:
+    return yaml.safe_load(SHIPMENTS_CONTRACT.read_text())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["columns"][1].update(type="timestamps"), "columns[1].type"),
+        (lambda d: d["columns"][2].update(type="decimal(50,2)"), "columns[2].type"),
+        (lambda d: d["columns"][0].update(name="Record Type"), "columns[0].name"),
+        (lambda d: d["columns"][0].update(requird=True), "columns[0].requird"),
+        (lambda d: d["columns"].append(dict(d["columns"][0])), "columns[7].name"),
+        (lambda d: d.update(primary_key=["nope"]), "primary_key"),
+        (lambda d: d.update(formats=["xml"]), "formats"),
+        (lambda d: d.update(bronze_prefix="shipments/"), "bronze_prefix"),
+        (lambda d: d.update(colums=[]), "colums"),
+        (lambda d: d.update(columns=[]), "columns"),
+        (lambda d: d.update(extra_fields="explode"), "extra_fields"),
+        (lambda d: d["checks"][0].update(expectation="not_an_expectation"), "checks[0].expectation"),
+        (lambda d: d["checks"][2]["kwargs"].update(column="weight"), "checks[2].kwargs.column"),
+        (lambda d: d["quality"].update(max_quarantine_rate=2), "quality.max_quarantine_rate"),
+        (lambda d: d["columns"][0].update(required=True, nullable=True), "columns[0].nullable"),
+        (lambda d: d.update(name="other"), "name"),
+    ],
+)
+def test_a_malformed_contract_names_the_file_and_the_field(tmp_path, mutate, field):
+    doc = _base()
+    mutate(doc)
+    path = _write(tmp_path, doc)
+    with pytest.raises(ContractError) as info:
+        load_contract(path)
+    assert str(path) in str(info.value)
+    assert f"field '{field}'" in str(info.value)
+
+
+def test_invalid_yaml_is_refused_with_the_file_name(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(ContractError, match="broken.yaml: not valid YAML"):
+        load_contract(path)
+
+
+def test_nested_columns_cannot_come_from_csv(tmp_path):
+    doc = _base()
+    doc["formats"] = ["csv"]
+    doc["columns"].append({"name": "tags", "type": "list<string>"})
+    with pytest.raises(ContractError, match=r"columns\[7\].type"):
+        load_contract(_write(tmp_path, doc))
+
+
+def test_overlapping_prefixes_are_refused(tmp_path):
+    a = _base()
+    b = _base()
+    b["name"] = "shipments_eu"
+    b["bronze_prefix"] = "bronze/shipments/eu/"
+    _write(tmp_path, a)
+    _write(tmp_path, b, "shipments_eu")
+    with pytest.raises(ContractError, match="overlaps"):
+        ContractRegistry.load(tmp_path)
+
+
+def test_keys_resolve_to_datasets_by_prefix(registry):
+    assert registry.for_key("bronze/shipments/dt=2026-01-05/a.jsonl").name == "shipments"
+    assert registry.for_key("bronze/transactions/x.csv").name == "transactions"
+    assert registry.for_key("bronze/shipments/") is None
+    assert registry.for_key("bronze/unknown/a.jsonl") is None
+    assert registry.for_key("silver/shipments/dt=2026-01-05/a.parquet") is None
+
+
+def test_contracts_dir_can_be_chosen(tmp_path):
+    _write(tmp_path, _base())
+    assert ContractRegistry.load(tmp_path).names == ["shipments"]
+    with pytest.raises(ContractError, match="does not exist"):
+        ContractRegistry.load(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ContractError, match="has no"):
+        ContractRegistry.load(tmp_path / "empty")
