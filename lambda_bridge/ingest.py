@@ -1,0 +1,158 @@
+"""Ingest Lambda: S3 ObjectCreated -> one pointer message per object on the events queue.
+
+Object-level idempotency (Powertools, DynamoDB) on `bucket/key#versionId` (`#etag` when the
+bucket is unversioned) makes a duplicate S3 delivery a no-op. A key under no dataset is logged
+and counted, never retried.
+"""
+
+import functools
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambda_bridge.config import Settings
+from lambda_bridge.contracts import ContractRegistry
+from lambda_bridge.keys import decode_event_key, dt_from_key
+from lambda_bridge.messages import Pointer
+
+IDEMPOTENCY_KEY_PREFIX = "elt-ingest"
+IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
+# Powertools' DynamoDB layer defaults, named here because Terraform must create the same table.
+IDEMPOTENCY_KEY_ATTR = "id"
+IDEMPOTENCY_TTL_ATTR = "expiration"
+
+logger = Logger(service="elt-ingest")
+metrics = Metrics(namespace="ELT", service="ingest")
+
+
+def idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="idempotency_key",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+    )
+
+
+def idempotency_key(bucket: str, key: str, version_id: str | None, etag: str | None) -> str:
+    """`bucket/key#versionId`, or `bucket/key#etag` when the bucket is unversioned."""
+    return f"{bucket}/{key}#{version_id or etag or ''}"
+
+
+def persistence_layer(table: str, client: Any = None) -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(
+        table_name=table,
+        key_attr=IDEMPOTENCY_KEY_ATTR,
+        expiry_attr=IDEMPOTENCY_TTL_ATTR,
+        boto3_client=client,
+    )
+
+
+class Ingester:
+    """Turns S3 notifications into pointer messages, once per object version."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ContractRegistry,
+        sqs: Any,
+        persistence: BasePersistenceLayer,
+    ) -> None:
+        self.settings = settings.require("queue_url")
+        self.registry = registry
+        self.sqs = sqs
+        self.config = idempotency_config()
+        self.sent = 0
+        self._enqueue_once = idempotent_function(
+            self._enqueue,
+            data_keyword_argument="item",
+            persistence_store=persistence,
+            config=self.config,
+            key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        )
+
+    def _enqueue(self, item: dict[str, Any]) -> dict[str, Any]:
+        # Runs only when the idempotency record is new: a duplicate delivery never gets here.
+        self.sent += 1
+        response = self.sqs.send_message(QueueUrl=self.settings.queue_url, MessageBody=item["message"])
+        return {"message_id": response["MessageId"]}
+
+    def handle(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+        if context is not None:
+            self.config.register_lambda_context(context)
+        summary = {"enqueued": 0, "duplicates": 0, "unknown_dataset": 0, "ignored": 0}
+        for record in event.get("Records", []):
+            if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+                summary["ignored"] += 1
+                continue
+            s3 = record["s3"]
+            bucket = s3["bucket"]["name"]
+            key = decode_event_key(s3["object"]["key"])
+            contract = self.registry.for_key(key)
+            if contract is None:
+                logger.warning("no dataset for key; skipped", extra={"bucket": bucket, "key": key})
+                metrics.add_metric(name="UnknownDatasetKeys", unit=MetricUnit.Count, value=1)
+                summary["unknown_dataset"] += 1
+                continue
+            version_id = s3["object"].get("versionId") or None
+            etag = s3["object"].get("eTag") or None
+            pointer = Pointer(
+                dataset=contract.name,
+                bucket=bucket,
+                key=key,
+                version_id=version_id,
+                etag=etag,
+                size=s3["object"].get("size"),
+                dt=dt_from_key(key) or str(record.get("eventTime", ""))[:10] or None,
+            )
+            item = {
+                "idempotency_key": idempotency_key(bucket, key, version_id, etag),
+                "message": pointer.to_json(),
+            }
+            before = self.sent
+            self._enqueue_once(item=item)
+            if self.sent == before:
+                summary["duplicates"] += 1
+                metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
+            else:
+                summary["enqueued"] += 1
+                metrics.add_metric(name="ObjectsEnqueued", unit=MetricUnit.Count, value=1)
+            logger.info("object handled", extra={"dataset": contract.name, "key": key})
+        return summary
+
+
+@functools.cache
+def _default_ingester() -> Ingester:
+    settings = Settings.from_env().require("queue_url", "idempotency_table")
+    registry = ContractRegistry.load(settings.contracts_dir)
+    persistence = persistence_layer(settings.idempotency_table, boto3.client("dynamodb"))
+    return Ingester(settings, registry, boto3.client("sqs"), persistence)
+
+
+def make_handler(app: Ingester) -> Any:
+    """The Lambda entry point around `app`, with the same Powertools decorators as `handler`."""
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    def entry(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return app.handle(event, context)
+
+    return entry
+
+
+@functools.cache
+def _entry() -> Any:
+    return make_handler(_default_ingester())
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The Lambda entry point (`lambda_bridge.ingest.handler`); clients are built on first use."""
+    return _entry()(event, context)

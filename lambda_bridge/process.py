@@ -1,0 +1,255 @@
+"""Process one bronze object: read it, parse it, write silver, quarantine and the manifest.
+
+This is the whole transform; the Lambda handler and Dagster's replay both call `process_object`.
+Outputs go to deterministic keys (DESIGN §3), so running it again overwrites instead of
+duplicating, and the manifest is written last, so a manifest always describes complete outputs.
+"""
+
+import base64
+import datetime as dt
+import io
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
+
+from lambda_bridge import __version__
+from lambda_bridge.contracts import Contract
+from lambda_bridge.keys import (
+    arrival_date,
+    format_of_key,
+    index_key,
+    manifest_key,
+    part_id,
+    quarantine_key,
+    silver_key,
+)
+from lambda_bridge.parse import BadLine, ParseResult, parse_object
+
+PARQUET_COMPRESSION = "zstd"
+PARQUET_COMPRESSION_LEVEL = 3
+TRANSFORM_VERSION = __version__
+_MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "404"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `process_object` did.
+
+    Attributes:
+        status: `processed`; `stale` (a newer version of the key exists, nothing written);
+            `missing` (the object or version is gone, nothing to do).
+        manifest: The manifest written, when processed.
+        result: The parse result, when processed.
+    """
+
+    status: str
+    manifest: dict[str, Any] | None = None
+    result: ParseResult | None = None
+    reason: str = ""
+
+
+def _normalise_version(version: str | None) -> str | None:
+    return None if version in (None, "", "null") else version
+
+
+def _is_missing(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    return str(error.get("Code")) in _MISSING_CODES
+
+
+def process_object(
+    s3: Any,
+    contract: Contract,
+    silver_bucket: str,
+    bucket: str,
+    key: str,
+    version_id: str | None = None,
+    *,
+    chunk: int | None = None,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Transform one bronze object version into silver, quarantine and a manifest.
+
+    Args:
+        s3: A boto3 S3 client.
+        contract: The dataset's contract.
+        silver_bucket: Where outputs go.
+        bucket: The bronze bucket.
+        key: The decoded bronze key.
+        version_id: The version to process; None for the current one.
+        chunk: The chunk of a split object (None for the whole object).
+        now: The `_ingested_at` / `processed_at` time (tests pin it).
+
+    Raises:
+        botocore.exceptions.ClientError, BotoCoreError: S3 failed (throttled, network, access);
+            the caller retries. Bad content never raises: it is quarantined.
+    """
+    started = time.perf_counter()
+    version_id = _normalise_version(version_id)
+    request: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id:
+        request["VersionId"] = version_id
+    try:
+        response = s3.get_object(**request)
+    except ClientError as exc:
+        if _is_missing(exc):
+            return Outcome("missing", reason=f"s3://{bucket}/{key} version {version_id} is gone")
+        raise
+    body: bytes = response["Body"].read()
+    read_version = _normalise_version(response.get("VersionId"))
+    last_modified: dt.datetime = response["LastModified"]
+
+    if version_id:
+        # Newest wins: an old version's late event must not overwrite a newer version's rows.
+        try:
+            current = _normalise_version(s3.head_object(Bucket=bucket, Key=key).get("VersionId"))
+        except ClientError as exc:
+            if not _is_missing(exc):
+                raise
+            current = None
+        if current != version_id:
+            return Outcome("stale", reason=f"version {version_id} is not the current version ({current})")
+
+    day = arrival_date(key, last_modified)
+    pid = part_id(bucket, key, chunk)
+    previous = _read_json(s3, silver_bucket, index_key(contract.name, pid))
+    if previous and previous.get("last_modified", "") > last_modified.isoformat():
+        return Outcome("stale", reason=f"a newer version ({previous.get('version_id')}) was already processed")
+
+    result = parse_object(body, contract, format_of_key(key))
+    ingested_at = now or dt.datetime.now(dt.UTC)
+    keys = {
+        "silver": silver_key(contract.name, day, pid),
+        "quarantine": quarantine_key(contract.name, day, pid),
+        "manifest": manifest_key(contract.name, day, pid),
+    }
+    source_version = read_version or ""
+    if result.rows_out:
+        table = with_lineage(result, contract, key, source_version, ingested_at)
+        s3.put_object(Bucket=silver_bucket, Key=keys["silver"], Body=to_parquet(table))
+    else:
+        s3.delete_object(Bucket=silver_bucket, Key=keys["silver"])
+    if result.bad:
+        body_q = quarantine_jsonl(result.bad, key, source_version)
+        s3.put_object(Bucket=silver_bucket, Key=keys["quarantine"], Body=body_q)
+    else:
+        s3.delete_object(Bucket=silver_bucket, Key=keys["quarantine"])
+
+    manifest = {
+        "dataset": contract.name,
+        "dt": day,
+        "source": {
+            "bucket": bucket,
+            "key": key,
+            "version_id": read_version,
+            "etag": str(response.get("ETag", "")).strip('"'),
+            "size": len(body),
+            "last_modified": last_modified.isoformat(),
+        },
+        "chunk": chunk,
+        "lines_in": result.lines_in,
+        "rows_out": result.rows_out,
+        "rows_quarantined": result.rows_quarantined,
+        "quarantine_by_code": result.counts_by_code(),
+        "silver_key": keys["silver"] if result.rows_out else None,
+        "quarantine_key": keys["quarantine"] if result.bad else None,
+        "transform_version": TRANSFORM_VERSION,
+        "contract_fingerprint": contract.fingerprint,
+        "processed_at": ingested_at.isoformat(),
+        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+    }
+    s3.put_object(
+        Bucket=silver_bucket,
+        Key=keys["manifest"],
+        Body=json.dumps(manifest, indent=2).encode(),
+        ContentType="application/json",
+    )
+    if previous and previous.get("dt") not in (None, day):
+        # The key's previous version was dated another day: its rows must not survive there.
+        old = previous["dt"]
+        for old_key in (
+            silver_key(contract.name, old, pid),
+            quarantine_key(contract.name, old, pid),
+            manifest_key(contract.name, old, pid),
+        ):
+            s3.delete_object(Bucket=silver_bucket, Key=old_key)
+    index = {
+        "dt": day,
+        "version_id": read_version,
+        "last_modified": last_modified.isoformat(),
+        "manifest_key": keys["manifest"],
+    }
+    s3.put_object(
+        Bucket=silver_bucket, Key=index_key(contract.name, pid), Body=json.dumps(index).encode()
+    )
+    return Outcome("processed", manifest=manifest, result=result)
+
+
+def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as exc:
+        if _is_missing(exc):
+            return None
+        raise
+
+
+def with_lineage(
+    result: ParseResult,
+    contract: Contract,
+    source_key: str,
+    source_version: str,
+    ingested_at: dt.datetime,
+) -> pa.Table:
+    """The silver table: the contract's columns, then `_source_key`, `_source_version`, `_line`,
+    `_ingested_at`."""
+    n = result.rows_out
+    table = result.table
+    lineage = [
+        _repeat(source_key, pa.string(), n),
+        _repeat(source_version, pa.string(), n),
+        pa.array(result.lines, pa.int64()),
+        _repeat(ingested_at, pa.timestamp("us", tz="UTC"), n),
+    ]
+    return pa.Table.from_arrays([*table.columns, *lineage], schema=contract.silver_schema)
+
+
+def _repeat(value: Any, type_: pa.DataType, n: int) -> pa.Array:
+    """A constant column, built in C (a take of one value) rather than from n Python objects."""
+    return pa.array([value], type_).take(pa.array(np.zeros(n, dtype=np.int32)))
+
+
+def to_parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(
+        table, sink, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
+    )
+    return sink.getvalue()
+
+
+def quarantine_jsonl(bad: list[BadLine], source_key: str, source_version: str) -> bytes:
+    """One JSON object per bad input line (DESIGN §3), exact bytes kept when not UTF-8."""
+    out = []
+    for line in bad:
+        record: dict[str, Any] = {
+            "_source_key": source_key,
+            "_source_version": source_version,
+            "_line": line.line,
+            "_error_code": line.code.value,
+            "_error": line.error,
+        }
+        try:
+            record["raw"] = line.raw.decode("utf-8")
+        except UnicodeDecodeError:
+            record["raw"] = line.raw.decode("utf-8", errors="replace")
+            record["raw_base64"] = base64.b64encode(line.raw).decode()
+        if line.truncated:
+            record["_raw_truncated"] = True
+        out.append(json.dumps(record, ensure_ascii=False))
+    return ("\n".join(out) + "\n").encode()
