@@ -1,0 +1,223 @@
+"""The embedded stack: a moto server on a loopback port with the resources Terraform creates.
+
+boto3 talks HTTP to it exactly as to AWS. The resources mirror `deploy/terraform`: versioned
+bronze and silver buckets, the bronze ObjectCreated notification, the events queue with its DLQ
+and redrive policy, and the idempotency table with TTL. Lambda itself is played by
+`elt_assets.local.runner`, which moto cannot do without Docker.
+"""
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from lambda_bridge.config import Settings
+from lambda_bridge.ingest import IDEMPOTENCY_KEY_ATTR, IDEMPOTENCY_TTL_ATTR
+
+REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+MAX_RECEIVE_COUNT = 5
+QUEUE_VISIBILITY_SECONDS = 30
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
+ENV_FILE = Path(".elt") / "local.env"
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Names of the stack's resources; a prefix keeps parallel stacks apart."""
+
+    prefix: str = "elt-local"
+
+    @property
+    def bronze_bucket(self) -> str:
+        return f"{self.prefix}-bronze"
+
+    @property
+    def silver_bucket(self) -> str:
+        return f"{self.prefix}-silver"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.prefix}-events"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}-events-dlq"
+
+    @property
+    def notifications_queue(self) -> str:
+        """Stands in for S3 -> Lambda async invocation, which moto cannot run without Docker."""
+        return f"{self.prefix}-s3-notifications"
+
+    @property
+    def ingest_failures_queue(self) -> str:
+        """The ingest Lambda's on-failure destination."""
+        return f"{self.prefix}-ingest-failures"
+
+    @property
+    def table(self) -> str:
+        return f"{self.prefix}-idempotency"
+
+
+@dataclass
+class Stack:
+    """A running embedded stack: where it listens and what it created."""
+
+    endpoint: str
+    region: str
+    settings: Settings
+    names: ResourceNames
+    notifications_queue_url: str
+    ingest_failures_queue_url: str
+    server: Any = None
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = make_client(service, self.endpoint, self.region)
+        return self._clients[service]
+
+    def env(self) -> dict[str, str]:
+        """Every variable another process needs to use this stack (DESIGN §6 `.elt/local.env`)."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            **CREDENTIALS,
+            **self.settings.as_env(),
+        }
+
+    def write_env_file(self, path: Path = ENV_FILE) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"{k}={v}" for k, v in sorted(self.env().items())]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def make_client(service: str, endpoint: str | None, region: str = REGION) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def start_server(port: int = 0, host: str = "127.0.0.1") -> tuple[Any, str]:
+    """Start a moto server on loopback (port 0: any free port) and return it with its URL."""
+    from moto.server import ThreadedMotoServer
+
+    # One access-log line per request drowns everything else the stack prints.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # Credentials must exist before moto's backends resolve the account.
+    for key, value in CREDENTIALS.items():
+        os.environ.setdefault(key, value)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return server, f"http://{bound_host}:{bound_port}"
+
+
+def provision(
+    endpoint: str | None,
+    names: ResourceNames | None = None,
+    region: str = REGION,
+    contracts_dir: Path | None = None,
+) -> Stack:
+    """Create the resources Terraform creates, on the server at `endpoint`."""
+    names = names or ResourceNames()
+    s3 = make_client("s3", endpoint, region)
+    sqs = make_client("sqs", endpoint, region)
+    ddb = make_client("dynamodb", endpoint, region)
+
+    for bucket in (names.bronze_bucket, names.silver_bucket):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    dlq_url = sqs.create_queue(
+        QueueName=names.dlq,
+        Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
+    )["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    queue_url = sqs.create_queue(
+        QueueName=names.queue,
+        Attributes={
+            "VisibilityTimeout": str(QUEUE_VISIBILITY_SECONDS),
+            "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+            ),
+        },
+    )["QueueUrl"]
+    failures_url = sqs.create_queue(QueueName=names.ingest_failures_queue)["QueueUrl"]
+    notifications_url = sqs.create_queue(QueueName=names.notifications_queue)["QueueUrl"]
+    s3.put_bucket_notification_configuration(
+        Bucket=names.bronze_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "bronze-object-created",
+                    "QueueArn": _queue_arn(sqs, notifications_url),
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "bronze/"}]}},
+                }
+            ]
+        },
+    )
+
+    ddb.create_table(
+        TableName=names.table,
+        KeySchema=[{"AttributeName": IDEMPOTENCY_KEY_ATTR, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": IDEMPOTENCY_KEY_ATTR, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.update_time_to_live(
+        TableName=names.table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTR},
+    )
+
+    settings = Settings(
+        bronze_bucket=names.bronze_bucket,
+        silver_bucket=names.silver_bucket,
+        queue_url=queue_url,
+        dlq_url=dlq_url,
+        idempotency_table=names.table,
+        contracts_dir=contracts_dir,
+    )
+    return Stack(
+        endpoint=endpoint,
+        region=region,
+        settings=settings,
+        names=names,
+        notifications_queue_url=notifications_url,
+        ingest_failures_queue_url=failures_url,
+    )
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def start_stack(
+    port: int = 0, names: ResourceNames | None = None, contracts_dir: Path | None = None
+) -> Stack:
+    """Start a moto server and provision the stack's resources on it."""
+    server, endpoint = start_server(port)
+    try:
+        stack = provision(endpoint, names, contracts_dir=contracts_dir)
+    except Exception:
+        server.stop()
+        raise
+    stack.server = server
+    return stack

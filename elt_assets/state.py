@@ -1,0 +1,157 @@
+"""Read the pipeline's state back from S3, SQS and DynamoDB: manifests, summaries, one object's fate.
+
+Only boto3 and lambda_bridge: the CLI and the demo use it without loading Dagster.
+"""
+
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
+
+from lambda_bridge.config import Settings
+from lambda_bridge.contracts import ContractRegistry
+from lambda_bridge.ingest import IDEMPOTENCY_KEY_PREFIX, idempotency_config, idempotency_key, persistence_layer
+from lambda_bridge.keys import index_key, part_id
+
+
+def iter_manifests(s3: Any, silver_bucket: str, dataset: str, day: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every manifest of a dataset (or of one of its partitions)."""
+    prefix = f"_manifests/{dataset}/" + (f"dt={day}/" if day else "")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=silver_bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            yield json.loads(s3.get_object(Bucket=silver_bucket, Key=item["Key"])["Body"].read())
+
+
+@dataclass
+class DatasetSummary:
+    """Totals over a dataset's manifests, checked against what is really in silver/quarantine."""
+
+    dataset: str
+    objects: int = 0
+    lines_in: int = 0
+    rows_out: int = 0
+    rows_quarantined: int = 0
+    by_code: Counter = field(default_factory=Counter)
+    silver_files: int = 0
+    silver_rows: int = 0
+    quarantine_lines: int = 0
+    unbalanced: list[str] = field(default_factory=list)
+
+    @property
+    def conserved(self) -> bool:
+        """lines_in = rows_out + rows_quarantined for every object, and the files agree."""
+        return (
+            not self.unbalanced
+            and self.lines_in == self.rows_out + self.rows_quarantined
+            and self.silver_rows == self.rows_out
+            and self.quarantine_lines == self.rows_quarantined
+        )
+
+
+def summarise(s3: Any, silver_bucket: str, dataset: str) -> DatasetSummary:
+    """Add up a dataset's manifests and count the rows actually stored under their keys."""
+    summary = DatasetSummary(dataset)
+    for manifest in iter_manifests(s3, silver_bucket, dataset):
+        summary.objects += 1
+        summary.lines_in += manifest["lines_in"]
+        summary.rows_out += manifest["rows_out"]
+        summary.rows_quarantined += manifest["rows_quarantined"]
+        summary.by_code.update(manifest.get("quarantine_by_code", {}))
+        if manifest["lines_in"] != manifest["rows_out"] + manifest["rows_quarantined"]:
+            summary.unbalanced.append(manifest["source"]["key"])
+        if manifest.get("silver_key"):
+            body = s3.get_object(Bucket=silver_bucket, Key=manifest["silver_key"])["Body"].read()
+            summary.silver_files += 1
+            summary.silver_rows += pq.ParquetFile(io.BytesIO(body)).metadata.num_rows
+        if manifest.get("quarantine_key"):
+            body = s3.get_object(Bucket=silver_bucket, Key=manifest["quarantine_key"])["Body"].read()
+            summary.quarantine_lines += sum(1 for line in body.splitlines() if line.strip())
+    return summary
+
+
+def where(
+    s3: Any,
+    dynamodb: Any,
+    settings: Settings,
+    registry: ContractRegistry,
+    bucket: str,
+    key: str,
+    version_id: str | None = None,
+) -> list[str]:
+    """What became of one bronze object, as lines of text for a person."""
+    out = [f"object      s3://{bucket}/{key}"]
+    contract = registry.for_key(key)
+    if contract is None:
+        prefixes = ", ".join(c.bronze_prefix for c in registry)
+        out.append(f"dataset     none: the key is under no dataset's prefix ({prefixes}); ingest skips it")
+        return out
+    out.append(f"dataset     {contract.name}")
+    try:
+        request = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+        head = s3.head_object(**request)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        out.append(f"bronze      not found ({code})")
+        head = None
+    if head is not None:
+        version = head.get("VersionId") if head.get("VersionId") not in (None, "null") else None
+        etag = str(head.get("ETag", "")).strip('"')
+        out.append(
+            f"bronze      version {version or '-'}, etag {etag}, {head['ContentLength']} bytes, "
+            f"last modified {head['LastModified'].isoformat()}"
+        )
+        persistence = persistence_layer(settings.idempotency_table, dynamodb)
+        persistence.configure(idempotency_config(), key_prefix=IDEMPOTENCY_KEY_PREFIX)
+        item = {"idempotency_key": idempotency_key(bucket, key, version, etag)}
+        try:
+            record = persistence.get_record(item)
+        except Exception:  # Powertools raises IdempotencyItemNotFoundError when there is none
+            record = None
+        if record is None:
+            out.append("ingest      no idempotency record: never ingested, or the record expired")
+        else:
+            out.append(f"ingest      idempotency record {record.status}, expires at epoch {record.expiry_timestamp}")
+    pid = part_id(bucket, key)
+    try:
+        index = json.loads(s3.get_object(Bucket=settings.silver_bucket, Key=index_key(contract.name, pid))["Body"].read())
+    except ClientError:
+        out.append("transform   no manifest yet: not transformed (check the queue and the DLQ)")
+        return out
+    manifest = json.loads(s3.get_object(Bucket=settings.silver_bucket, Key=index["manifest_key"])["Body"].read())
+    out.append(f"manifest    s3://{settings.silver_bucket}/{index['manifest_key']}")
+    out.append(
+        f"processed   version {manifest['source']['version_id'] or '-'} at {manifest['processed_at']} "
+        f"(partition dt={manifest['dt']})"
+    )
+    codes = ", ".join(f"{k} {v}" for k, v in manifest.get("quarantine_by_code", {}).items()) or "none"
+    balance = "holds" if manifest["lines_in"] == manifest["rows_out"] + manifest["rows_quarantined"] else "BROKEN"
+    out.append(
+        f"counts      lines in {manifest['lines_in']} = rows out {manifest['rows_out']} + "
+        f"quarantined {manifest['rows_quarantined']} ({codes}); conservation {balance}"
+    )
+    for label, out_key in (("silver", manifest.get("silver_key")), ("quarantine", manifest.get("quarantine_key"))):
+        if out_key:
+            out.append(f"{label:<11} s3://{settings.silver_bucket}/{out_key}")
+    return out
+
+
+def queue_depths(sqs: Any, url: str) -> dict[str, int]:
+    """Visible, in-flight and delayed message counts of a queue."""
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return {
+        "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+    }
