@@ -78,8 +78,10 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     print(f"embedded stack on {stack.endpoint}; settings in {env_path}")
-    print(f"drop files into s3://{stack.settings.bronze_bucket}/bronze/<dataset>/ and watch "
-          f"s3://{stack.settings.silver_bucket}/silver/; Ctrl-C stops")
+    print(
+        f"drop files into s3://{stack.settings.bronze_bucket}/bronze/<dataset>/ and watch "
+        f"s3://{stack.settings.silver_bucket}/silver/; Ctrl-C stops"
+    )
     print("ready", flush=True)
     try:
         stop.wait()
@@ -110,8 +112,10 @@ def cmd_gen_events(args: argparse.Namespace) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_bytes(file.data)
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(file.bad.items())) or "none"
-    print(f"wrote {args.out}: {file.records} {args.dataset} records as {args.format}, "
-          f"{file.bad_total} bad ({kinds}), {len(file.data):,} bytes")
+    print(
+        f"wrote {args.out}: {file.records} {args.dataset} records as {args.format}, "
+        f"{file.bad_total} bad ({kinds}), {len(file.data):,} bytes"
+    )
     return 0
 
 
@@ -148,8 +152,13 @@ def cmd_where(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="elt", description="Serverless ELT: bronze -> silver, with Dagster on top.")
-    parser.add_argument("--env-file", help="read KEY=VALUE settings from this file (default: .elt/local.env when present)")
+    parser = argparse.ArgumentParser(
+        prog="elt", description="Serverless ELT: bronze -> silver, with Dagster on top."
+    )
+    parser.add_argument(
+        "--env-file",
+        help="read KEY=VALUE settings from this file (default: .elt/local.env when present)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the whole pipeline on the embedded stack, with a summary")
@@ -161,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     local_sub = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
     up = local_sub.add_parser("up", help="run the embedded stack in the foreground")
     up.add_argument("--port", type=int, default=0, help="moto server port (default: a free one)")
-    up.add_argument("--env-file", dest="env_file", default=str(LOCAL_ENV), help="where to write the settings")
+    up.add_argument(
+        "--env-file", dest="env_file", default=str(LOCAL_ENV), help="where to write the settings"
+    )
     up.add_argument("--verbose", action="store_true", help="show the Lambdas' logs and metrics")
     up.set_defaults(func=cmd_local_up, local=True)
 
@@ -172,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--bad-ratio", type=float, default=0.0, help="share of bad lines, e.g. 0.01")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--day", help="YYYY-MM-DD the events happen on (default: today)")
-    gen.add_argument("--gzip", action="store_true", help="gzip the file (also implied by a .gz name)")
+    gen.add_argument(
+        "--gzip", action="store_true", help="gzip the file (also implied by a .gz name)"
+    )
     gen.add_argument("--out", required=True, help="file to write")
     gen.set_defaults(func=cmd_gen_events, local=True)
 

@@ -48,13 +48,17 @@ def run_demo(out: TextIO = sys.stdout, port: int = 0, timeout: float = 120.0) ->
     stack = start_stack(port)
     runner = LambdaRunner(stack).start()
     try:
-        say(f"  endpoint {stack.endpoint}; buckets {stack.settings.bronze_bucket}, "
-            f"{stack.settings.silver_bucket}; queue + DLQ (maxReceiveCount 5); idempotency table")
+        say(
+            f"  endpoint {stack.endpoint}; buckets {stack.settings.bronze_bucket}, "
+            f"{stack.settings.silver_bucket}; queue + DLQ (maxReceiveCount 5); idempotency table"
+        )
         uploads = _upload_all(stack, day, say)
         _send_duplicate_notification(stack, uploads[0], say)
         _wait_for_manifests(stack, uploads, runner, timeout)
         registry = ContractRegistry.load(stack.settings.contracts_dir)
-        summaries = [summarise(stack.client("s3"), stack.settings.silver_bucket, c.name) for c in registry]
+        summaries = [
+            summarise(stack.client("s3"), stack.settings.silver_bucket, c.name) for c in registry
+        ]
         ok = _report(stack, uploads, summaries, runner, say)
     finally:
         runner.stop()
@@ -79,7 +83,9 @@ def _upload_all(stack: Stack, day: dt.date, say) -> list[Upload]:
         file = generate(dataset, fmt, count, bad_ratio=0.02, seed=seed, day=day, compress=gz)
         key = f"bronze/{dataset}/dt={day}/{name}"
         uploads.append(Upload(dataset, key, file, _put(s3, bucket, key, file.data)))
-        say(f"  s3://{bucket}/{key}  ({count} records, {file.bad_total} bad, {len(file.data):,} bytes)")
+        say(
+            f"  s3://{bucket}/{key}  ({count} records, {file.bad_total} bad, {len(file.data):,} bytes)"
+        )
     poison_key = f"bronze/shipments/dt={day}/truncated-upload.jsonl.gz"
     poison = generate("shipments", "jsonl", 200, seed=99, day=day, compress=True).data[:-200]
     uploads.append(Upload("shipments", poison_key, None, _put(s3, bucket, poison_key, poison)))
@@ -110,11 +116,15 @@ def _send_duplicate_notification(stack: Stack, upload: Upload, say) -> None:
             }
         ]
     }
-    stack.client("sqs").send_message(QueueUrl=stack.notifications_queue_url, MessageBody=json.dumps(event))
+    stack.client("sqs").send_message(
+        QueueUrl=stack.notifications_queue_url, MessageBody=json.dumps(event)
+    )
     say(f"  (and S3's notification for {upload.key.rsplit('/', 1)[-1]} delivered twice, as S3 may)")
 
 
-def _wait_for_manifests(stack: Stack, uploads: list[Upload], runner: LambdaRunner, timeout: float) -> None:
+def _wait_for_manifests(
+    stack: Stack, uploads: list[Upload], runner: LambdaRunner, timeout: float
+) -> None:
     s3 = stack.client("s3")
     silver = stack.settings.silver_bucket
     deadline = time.monotonic() + timeout
@@ -124,7 +134,12 @@ def _wait_for_manifests(stack: Stack, uploads: list[Upload], runner: LambdaRunne
         for upload in waiting:
             try:
                 index = json.loads(
-                    s3.get_object(Bucket=silver, Key=index_key(upload.dataset, part_id(stack.settings.bronze_bucket, upload.key)))["Body"].read()
+                    s3.get_object(
+                        Bucket=silver,
+                        Key=index_key(
+                            upload.dataset, part_id(stack.settings.bronze_bucket, upload.key)
+                        ),
+                    )["Body"].read()
                 )
             except s3.exceptions.NoSuchKey:
                 still.append(upload)
@@ -140,8 +155,12 @@ def _wait_for_manifests(stack: Stack, uploads: list[Upload], runner: LambdaRunne
     runner.drain(timeout=30)
 
 
-def _report(stack: Stack, uploads: list[Upload], summaries: list[DatasetSummary], runner: LambdaRunner, say) -> bool:
-    say("\nWhat the hot path made of it (read back from the manifests, Parquet and quarantine files):\n")
+def _report(
+    stack: Stack, uploads: list[Upload], summaries: list[DatasetSummary], runner: LambdaRunner, say
+) -> bool:
+    say(
+        "\nWhat the hot path made of it (read back from the manifests, Parquet and quarantine files):\n"
+    )
     header = f"{'dataset':<16}{'objects':>8}{'lines in':>10}{'rows out':>10}{'quarant.':>10}{'silver files':>14}  {'conservation':<13} quarantined by reason"
     say(header)
     say("-" * len(header))
@@ -150,33 +169,56 @@ def _report(stack: Stack, uploads: list[Upload], summaries: list[DatasetSummary]
         reasons = ", ".join(f"{code} {n}" for code, n in sorted(s.by_code.items())) or "-"
         status = "holds" if s.conserved else "BROKEN"
         ok &= s.conserved
-        say(f"{s.dataset:<16}{s.objects:>8}{s.lines_in:>10,}{s.rows_out:>10,}{s.rows_quarantined:>10,}{s.silver_files:>14}  {status:<13} {reasons}")
+        say(
+            f"{s.dataset:<16}{s.objects:>8}{s.lines_in:>10,}{s.rows_out:>10,}{s.rows_quarantined:>10,}{s.silver_files:>14}  {status:<13} {reasons}"
+        )
     total = Counter()
     for s in summaries:
-        total.update({"objects": s.objects, "lines": s.lines_in, "rows": s.rows_out, "bad": s.rows_quarantined})
+        total.update(
+            {
+                "objects": s.objects,
+                "lines": s.lines_in,
+                "rows": s.rows_out,
+                "bad": s.rows_quarantined,
+            }
+        )
     say("-" * len(header))
-    say(f"{'total':<16}{total['objects']:>8}{total['lines']:>10,}{total['rows']:>10,}{total['bad']:>10,}")
+    say(
+        f"{'total':<16}{total['objects']:>8}{total['lines']:>10,}{total['rows']:>10,}{total['bad']:>10,}"
+    )
 
-    expected_bad = sum(u.file.bad_total for u in uploads if u.file) + sum(1 for u in uploads if u.file is None)
+    expected_bad = sum(u.file.bad_total for u in uploads if u.file) + sum(
+        1 for u in uploads if u.file is None
+    )
     found_bad = sum(s.rows_quarantined for s in summaries)
     say("")
-    say(f"Bad lines injected: {expected_bad}; quarantined with a reason: {found_bad}"
-        f" -> {'every one accounted for' if expected_bad == found_bad else 'MISMATCH'}")
+    say(
+        f"Bad lines injected: {expected_bad}; quarantined with a reason: {found_bad}"
+        f" -> {'every one accounted for' if expected_bad == found_bad else 'MISMATCH'}"
+    )
     ok &= expected_bad == found_bad
     sqs = stack.client("sqs")
     dlq = queue_depths(sqs, stack.settings.dlq_url)
     queue = queue_depths(sqs, stack.settings.queue_url)
     stats = runner.stats
-    say(f"Ingest: {stats.ingest_invocations} S3 notifications -> {stats.objects_enqueued} queue messages; "
+    say(
+        f"Ingest: {stats.ingest_invocations} S3 notifications -> {stats.objects_enqueued} queue messages; "
         f"{stats.duplicate_deliveries} duplicate delivery skipped by the idempotency record; "
-        f"{stats.unknown_dataset_keys} key under no dataset skipped.")
-    say(f"Transform: {stats.transform_batches} SQS batches, {stats.messages_succeeded} messages done, "
-        f"{stats.messages_failed} failed.")
-    say(f"Queues: events {queue['visible'] + queue['in_flight']} pending, DLQ {dlq['visible']} "
-        f"(the poison file is quarantined, not stuck in the DLQ).")
+        f"{stats.unknown_dataset_keys} key under no dataset skipped."
+    )
+    say(
+        f"Transform: {stats.transform_batches} SQS batches, {stats.messages_succeeded} messages done, "
+        f"{stats.messages_failed} failed."
+    )
+    say(
+        f"Queues: events {queue['visible'] + queue['in_flight']} pending, DLQ {dlq['visible']} "
+        f"(the poison file is quarantined, not stuck in the DLQ)."
+    )
     ok &= dlq["visible"] == 0 and stats.messages_succeeded == len(uploads)
     ok &= stats.duplicate_deliveries == 1 and stats.unknown_dataset_keys == 1
-    say(f"\nSilver: s3://{stack.settings.silver_bucket}/silver/<dataset>/dt=<D>/part-<id>.parquet; "
-        f"quarantine and manifests beside it.")
+    say(
+        f"\nSilver: s3://{stack.settings.silver_bucket}/silver/<dataset>/dt=<D>/part-<id>.parquet; "
+        f"quarantine and manifests beside it."
+    )
     say("Conservation holds for every object." if ok else "SOMETHING DID NOT ADD UP: see above.")
     return ok

@@ -15,12 +15,36 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-AIRPORTS = ["SZX", "PVG", "HKG", "LAX", "SEA", "JFK", "ORD", "FRA", "AMS", "LHR", "NRT", "SIN", "DXB", "ATL", "MEM", "ANC"]
+AIRPORTS = [
+    "SZX",
+    "PVG",
+    "HKG",
+    "LAX",
+    "SEA",
+    "JFK",
+    "ORD",
+    "FRA",
+    "AMS",
+    "LHR",
+    "NRT",
+    "SIN",
+    "DXB",
+    "ATL",
+    "MEM",
+    "ANC",
+]
 CARRIERS = ["UPS", "FedEx", "DHL", "USPS", "Maersk", "DB Schenker"]
 STATUSES = ["created", "picked_up", "in_transit", "out_for_delivery", "delivered", "exception"]
 CHARGES = ["freight", "fuel_surcharge", "customs", "handling", "insurance"]
 CURRENCIES = ["USD", "EUR", "GBP"]
-MERCHANTS = ["Acme Freight", "Blue Dock Storage", "Harbor Fuel", "Customs Broker LLC", "Pallet & Co", "Café Transit"]
+MERCHANTS = [
+    "Acme Freight",
+    "Blue Dock Storage",
+    "Harbor Fuel",
+    "Customs Broker LLC",
+    "Pallet & Co",
+    "Café Transit",
+]
 CATEGORIES = ["freight", "fuel", "storage", "customs", "fees"]
 COORDS = {"SZX": (22.64, 113.81), "PVG": (31.14, 121.81), "HKG": (22.31, 113.91), "LAX": (33.94, -118.41),
           "SEA": (47.45, -122.31), "JFK": (40.64, -73.78), "ORD": (41.98, -87.90), "FRA": (50.04, 8.56),
@@ -28,7 +52,14 @@ COORDS = {"SZX": (22.64, 113.81), "PVG": (31.14, 121.81), "HKG": (22.31, 113.91)
           "DXB": (25.25, 55.36), "ATL": (33.64, -84.43), "MEM": (35.04, -89.98), "ANC": (61.17, -149.99)}  # fmt: skip
 OFFSETS = ["Z", "+00:00", "+08:00", "-05:00", "+01:00"]
 
-JSON_BAD_KINDS = ("json_decode", "not_an_object", "missing_required", "type_mismatch", "bad_timestamp", "encoding")
+JSON_BAD_KINDS = (
+    "json_decode",
+    "not_an_object",
+    "missing_required",
+    "type_mismatch",
+    "bad_timestamp",
+    "encoding",
+)
 ARRAY_BAD_KINDS = ("not_an_object", "missing_required", "type_mismatch", "bad_timestamp")
 CSV_BAD_KINDS = ("column_count", "type_mismatch", "missing_required", "encoding")
 # What each injected kind is quarantined as (`_error_code`).
@@ -65,7 +96,9 @@ class GeneratedFile:
 
 
 def _ts(rng: random.Random, day: dt.date) -> str:
-    moment = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(seconds=rng.randrange(86400))
+    moment = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(
+        seconds=rng.randrange(86400)
+    )
     offset = rng.choice(OFFSETS)
     if offset == "Z":
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -125,7 +158,9 @@ def _invoice_line(rng: random.Random, day: dt.date, i: int) -> dict[str, Any]:
 def _transaction(rng: random.Random, day: dt.date, i: int) -> dict[str, Any]:
     refund = rng.random() < 0.05
     amount = round(rng.uniform(3, 2500), 2) * (-1 if refund else 1)
-    moment = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(seconds=rng.randrange(86400))
+    moment = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(
+        seconds=rng.randrange(86400)
+    )
     return {
         "transaction_id": _id(rng, "txn_", 16),
         "account_id": f"acc_{rng.randint(1000, 9999)}",

@@ -15,11 +15,18 @@ from botocore.exceptions import ClientError
 
 from lambda_bridge.config import Settings
 from lambda_bridge.contracts import ContractRegistry
-from lambda_bridge.ingest import IDEMPOTENCY_KEY_PREFIX, idempotency_config, idempotency_key, persistence_layer
+from lambda_bridge.ingest import (
+    IDEMPOTENCY_KEY_PREFIX,
+    idempotency_config,
+    idempotency_key,
+    persistence_layer,
+)
 from lambda_bridge.keys import index_key, part_id
 
 
-def iter_manifests(s3: Any, silver_bucket: str, dataset: str, day: str | None = None) -> Iterator[dict[str, Any]]:
+def iter_manifests(
+    s3: Any, silver_bucket: str, dataset: str, day: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Every manifest of a dataset (or of one of its partitions)."""
     prefix = f"_manifests/{dataset}/" + (f"dt={day}/" if day else "")
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=silver_bucket, Prefix=prefix):
@@ -69,7 +76,9 @@ def summarise(s3: Any, silver_bucket: str, dataset: str) -> DatasetSummary:
             summary.silver_files += 1
             summary.silver_rows += pq.ParquetFile(io.BytesIO(body)).metadata.num_rows
         if manifest.get("quarantine_key"):
-            body = s3.get_object(Bucket=silver_bucket, Key=manifest["quarantine_key"])["Body"].read()
+            body = s3.get_object(Bucket=silver_bucket, Key=manifest["quarantine_key"])[
+                "Body"
+            ].read()
             summary.quarantine_lines += sum(1 for line in body.splitlines() if line.strip())
     return summary
 
@@ -88,11 +97,17 @@ def where(
     contract = registry.for_key(key)
     if contract is None:
         prefixes = ", ".join(c.bronze_prefix for c in registry)
-        out.append(f"dataset     none: the key is under no dataset's prefix ({prefixes}); ingest skips it")
+        out.append(
+            f"dataset     none: the key is under no dataset's prefix ({prefixes}); ingest skips it"
+        )
         return out
     out.append(f"dataset     {contract.name}")
     try:
-        request = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+        request = {
+            "Bucket": bucket,
+            "Key": key,
+            **({"VersionId": version_id} if version_id else {}),
+        }
         head = s3.head_object(**request)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
@@ -115,26 +130,43 @@ def where(
         if record is None:
             out.append("ingest      no idempotency record: never ingested, or the record expired")
         else:
-            out.append(f"ingest      idempotency record {record.status}, expires at epoch {record.expiry_timestamp}")
+            out.append(
+                f"ingest      idempotency record {record.status}, expires at epoch {record.expiry_timestamp}"
+            )
     pid = part_id(bucket, key)
     try:
-        index = json.loads(s3.get_object(Bucket=settings.silver_bucket, Key=index_key(contract.name, pid))["Body"].read())
+        index = json.loads(
+            s3.get_object(Bucket=settings.silver_bucket, Key=index_key(contract.name, pid))[
+                "Body"
+            ].read()
+        )
     except ClientError:
         out.append("transform   no manifest yet: not transformed (check the queue and the DLQ)")
         return out
-    manifest = json.loads(s3.get_object(Bucket=settings.silver_bucket, Key=index["manifest_key"])["Body"].read())
+    manifest = json.loads(
+        s3.get_object(Bucket=settings.silver_bucket, Key=index["manifest_key"])["Body"].read()
+    )
     out.append(f"manifest    s3://{settings.silver_bucket}/{index['manifest_key']}")
     out.append(
         f"processed   version {manifest['source']['version_id'] or '-'} at {manifest['processed_at']} "
         f"(partition dt={manifest['dt']})"
     )
-    codes = ", ".join(f"{k} {v}" for k, v in manifest.get("quarantine_by_code", {}).items()) or "none"
-    balance = "holds" if manifest["lines_in"] == manifest["rows_out"] + manifest["rows_quarantined"] else "BROKEN"
+    codes = (
+        ", ".join(f"{k} {v}" for k, v in manifest.get("quarantine_by_code", {}).items()) or "none"
+    )
+    balance = (
+        "holds"
+        if manifest["lines_in"] == manifest["rows_out"] + manifest["rows_quarantined"]
+        else "BROKEN"
+    )
     out.append(
         f"counts      lines in {manifest['lines_in']} = rows out {manifest['rows_out']} + "
         f"quarantined {manifest['rows_quarantined']} ({codes}); conservation {balance}"
     )
-    for label, out_key in (("silver", manifest.get("silver_key")), ("quarantine", manifest.get("quarantine_key"))):
+    for label, out_key in (
+        ("silver", manifest.get("silver_key")),
+        ("quarantine", manifest.get("quarantine_key")),
+    ):
         if out_key:
             out.append(f"{label:<11} s3://{settings.silver_bucket}/{out_key}")
     return out

@@ -18,6 +18,13 @@ def _quiet_lambdas():
 
 
 @pytest.fixture(scope="session")
+def registry():
+    from lambda_bridge.contracts import ContractRegistry
+
+    return ContractRegistry.load()
+
+
+@pytest.fixture(scope="session")
 def server_stack():
     """One real moto server over HTTP for the session; tests get their own resources on it."""
     stack = start_stack(names=ResourceNames(next(_names)))

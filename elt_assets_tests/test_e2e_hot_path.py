@@ -47,11 +47,15 @@ def test_files_in_silver_quarantine_and_manifests_out(stack, runner):
         assert m["lines_in"] == 300 == m["rows_out"] + m["rows_quarantined"], key
         assert m["rows_quarantined"] == file.bad_total
         assert m["quarantine_by_code"] == dict(file.expected_codes())
-        body = s3.get_object(Bucket=stack.settings.silver_bucket, Key=m["silver_key"])["Body"].read()
+        body = s3.get_object(Bucket=stack.settings.silver_bucket, Key=m["silver_key"])[
+            "Body"
+        ].read()
         table = pq.read_table(io.BytesIO(body))
         assert table.schema.remove_metadata() == REGISTRY[dataset].silver_schema
         assert table.num_rows == m["rows_out"]
-        assert pq.ParquetFile(io.BytesIO(body)).metadata.row_group(0).column(0).compression == "ZSTD"
+        assert (
+            pq.ParquetFile(io.BytesIO(body)).metadata.row_group(0).column(0).compression == "ZSTD"
+        )
     for contract in REGISTRY:
         assert summarise(s3, stack.settings.silver_bucket, contract.name).conserved
     assert queue_depths(stack.client("sqs"), stack.settings.dlq_url)["visible"] == 0
@@ -60,7 +64,11 @@ def test_files_in_silver_quarantine_and_manifests_out(stack, runner):
 def test_a_poison_file_is_quarantined_whole_not_retried(stack, runner):
     s3 = stack.client("s3")
     key = f"bronze/shipments/dt={DAY}/broken.jsonl.gz"
-    s3.put_object(Bucket=stack.settings.bronze_bucket, Key=key, Body=generate("shipments", compress=True).data[:-30])
+    s3.put_object(
+        Bucket=stack.settings.bronze_bucket,
+        Key=key,
+        Body=generate("shipments", compress=True).data[:-30],
+    )
     runner.drain(timeout=30)
     m = manifest(stack, "shipments", key)
     assert (m["lines_in"], m["rows_out"], m["quarantine_by_code"]) == (1, 0, {"decompress": 1})
@@ -79,12 +87,16 @@ def test_a_transient_failure_is_retried_after_the_visibility_timeout(stack):
         def get_object(self, **kwargs):
             if kwargs["Bucket"] == stack.settings.bronze_bucket and FlakyS3.failures:
                 FlakyS3.failures -= 1
-                raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject")
+                raise ClientError(
+                    {"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject"
+                )
             return real.get_object(**kwargs)
 
     runner = LambdaRunner(stack, visibility_timeout=1, s3_client=FlakyS3())
     key = f"bronze/shipments/dt={DAY}/flaky.jsonl"
-    real.put_object(Bucket=stack.settings.bronze_bucket, Key=key, Body=generate("shipments", count=20).data)
+    real.put_object(
+        Bucket=stack.settings.bronze_bucket, Key=key, Body=generate("shipments", count=20).data
+    )
     started = time.monotonic()
     runner.drain(timeout=30)
     assert manifest(stack, "shipments", key)["rows_out"] == 20
@@ -104,9 +116,13 @@ def test_a_message_that_keeps_failing_lands_in_the_dlq(stack):
 
     runner = LambdaRunner(stack, visibility_timeout=1, s3_client=DeniedS3())
     key = f"bronze/shipments/dt={DAY}/denied.jsonl"
-    real.put_object(Bucket=stack.settings.bronze_bucket, Key=key, Body=generate("shipments", count=5).data)
+    real.put_object(
+        Bucket=stack.settings.bronze_bucket, Key=key, Body=generate("shipments", count=5).data
+    )
     runner.drain(timeout=60)
-    dlq = stack.client("sqs").receive_message(QueueUrl=stack.settings.dlq_url, AttributeNames=["All"])["Messages"]
+    dlq = stack.client("sqs").receive_message(
+        QueueUrl=stack.settings.dlq_url, AttributeNames=["All"]
+    )["Messages"]
     assert [json.loads(m["Body"])["key"] for m in dlq] == [key]
     assert int(dlq[0]["Attributes"]["ApproximateReceiveCount"]) >= 5
     assert runner.stats.messages_failed == 5
@@ -115,7 +131,9 @@ def test_a_message_that_keeps_failing_lands_in_the_dlq(stack):
 def test_an_ingest_that_keeps_failing_goes_to_its_on_failure_destination(stack):
     runner = LambdaRunner(stack, ingest_retry_delay=1)
     runner.ingest = lambda event, context: (_ for _ in ()).throw(RuntimeError("ingest is down"))
-    stack.client("s3").put_object(Bucket=stack.settings.bronze_bucket, Key="bronze/shipments/x.jsonl", Body=b"{}")
+    stack.client("s3").put_object(
+        Bucket=stack.settings.bronze_bucket, Key="bronze/shipments/x.jsonl", Body=b"{}"
+    )
     runner.drain(timeout=30)
     assert runner.stats.ingest_errors == 3 and runner.stats.ingest_dead_lettered == 1
     assert queue_depths(stack.client("sqs"), stack.ingest_failures_queue_url)["visible"] == 1

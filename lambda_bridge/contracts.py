@@ -68,7 +68,7 @@ def parse_type(text: str) -> pa.DataType:
     parser = _TypeParser(text)
     result = parser.parse()
     if parser.pos != len(parser.text):
-        msg = f"unexpected {parser.text[parser.pos:]!r} in type {text!r}"
+        msg = f"unexpected {parser.text[parser.pos :]!r} in type {text!r}"
         raise ValueError(msg)
     return result
 
@@ -81,14 +81,14 @@ class _TypeParser:
     def _word(self) -> str:
         match = re.compile(r"[a-z_][a-z0-9_]*").match(self.text, self.pos)
         if not match:
-            msg = f"expected a type name at {self.text[self.pos:]!r}"
+            msg = f"expected a type name at {self.text[self.pos :]!r}"
             raise ValueError(msg)
         self.pos = match.end()
         return match.group()
 
     def _expect(self, char: str) -> None:
         if not self.text.startswith(char, self.pos):
-            msg = f"expected {char!r} at {self.text[self.pos:]!r}"
+            msg = f"expected {char!r} at {self.text[self.pos :]!r}"
             raise ValueError(msg)
         self.pos += 1
 
@@ -214,7 +214,9 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
 
     prefix = doc.get("bronze_prefix", f"bronze/{name}/")
     if not isinstance(prefix, str) or not prefix.startswith("bronze/") or not prefix.endswith("/"):
-        raise _fail(path, "bronze_prefix", f"must start with 'bronze/' and end with '/', got {prefix!r}")
+        raise _fail(
+            path, "bronze_prefix", f"must start with 'bronze/' and end with '/', got {prefix!r}"
+        )
 
     formats = doc.get("formats", ["jsonl", "json"])
     if not isinstance(formats, list) or not formats or any(f not in FORMATS for f in formats):
@@ -230,7 +232,11 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
             raise _fail(path, where, f"must be a mapping, got {raw!r}")
         extra = sorted(set(raw) - _COLUMN_KEYS)
         if extra:
-            raise _fail(path, f"{where}.{extra[0]}", f"unknown field (known: {', '.join(sorted(_COLUMN_KEYS))})")
+            raise _fail(
+                path,
+                f"{where}.{extra[0]}",
+                f"unknown field (known: {', '.join(sorted(_COLUMN_KEYS))})",
+            )
         col_name = raw.get("name")
         if not isinstance(col_name, str) or not _NAME.match(col_name):
             raise _fail(path, f"{where}.name", f"must match [a-z][a-z0-9_]*, got {col_name!r}")
@@ -278,11 +284,15 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
 
     extra_fields = doc.get("extra_fields", "drop")
     if extra_fields not in EXTRA_FIELD_POLICIES:
-        raise _fail(path, "extra_fields", f"must be one of {EXTRA_FIELD_POLICIES}, got {extra_fields!r}")
+        raise _fail(
+            path, "extra_fields", f"must be one of {EXTRA_FIELD_POLICIES}, got {extra_fields!r}"
+        )
 
     naive = doc.get("naive_timestamps", "utc")
     if naive not in NAIVE_TIMESTAMP_POLICIES:
-        raise _fail(path, "naive_timestamps", f"must be one of {NAIVE_TIMESTAMP_POLICIES}, got {naive!r}")
+        raise _fail(
+            path, "naive_timestamps", f"must be one of {NAIVE_TIMESTAMP_POLICIES}, got {naive!r}"
+        )
 
     csv_opts = doc.get("csv", {}) or {}
     delimiter = csv_opts.get("delimiter", ",") if isinstance(csv_opts, dict) else None
@@ -294,7 +304,9 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
         raise _fail(path, "quality", f"must be a mapping, got {quality!r}")
     rate = quality.get("max_quarantine_rate", 0.05)
     if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
-        raise _fail(path, "quality.max_quarantine_rate", f"must be a number in [0, 1], got {rate!r}")
+        raise _fail(
+            path, "quality.max_quarantine_rate", f"must be a number in [0, 1], got {rate!r}"
+        )
 
     checks: list[Check] = []
     for i, raw in enumerate(doc.get("checks", []) or []):
@@ -302,7 +314,9 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
         if not isinstance(raw, dict) or not isinstance(raw.get("expectation"), str):
             raise _fail(path, where, "must be a mapping with an 'expectation' name")
         if not raw["expectation"].startswith("expect_"):
-            raise _fail(path, f"{where}.expectation", f"not an expectation name: {raw['expectation']!r}")
+            raise _fail(
+                path, f"{where}.expectation", f"not an expectation name: {raw['expectation']!r}"
+            )
         kwargs = raw.get("kwargs", {}) or {}
         if not isinstance(kwargs, dict):
             raise _fail(path, f"{where}.kwargs", f"must be a mapping, got {kwargs!r}")

@@ -82,7 +82,9 @@ class Ingester:
     def _enqueue(self, item: dict[str, Any]) -> dict[str, Any]:
         # Runs only when the idempotency record is new: a duplicate delivery never gets here.
         self.sent += 1
-        response = self.sqs.send_message(QueueUrl=self.settings.queue_url, MessageBody=item["message"])
+        response = self.sqs.send_message(
+            QueueUrl=self.settings.queue_url, MessageBody=item["message"]
+        )
         return {"message_id": response["MessageId"]}
 
     def handle(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:

@@ -39,7 +39,9 @@ class Pointer:
             msg = f"queue message must be a JSON object, got {type(body).__name__}"
             raise MessageError(msg)
         if body.get("v") != MESSAGE_VERSION:
-            msg = f"unsupported queue message version {body.get('v')!r} (expected {MESSAGE_VERSION})"
+            msg = (
+                f"unsupported queue message version {body.get('v')!r} (expected {MESSAGE_VERSION})"
+            )
             raise MessageError(msg)
         for name in ("dataset", "bucket", "key"):
             if not isinstance(body.get(name), str) or not body[name]:

@@ -98,10 +98,14 @@ def parse_object(data: bytes, contract: Contract, fmt: str | None) -> ParseResul
         try:
             data = _gunzip(data)
         except (OSError, EOFError, zlib.error) as exc:
-            return _whole_object(contract, data, ErrorCode.DECOMPRESS, f"cannot decompress gzip: {exc}")
+            return _whole_object(
+                contract, data, ErrorCode.DECOMPRESS, f"cannot decompress gzip: {exc}"
+            )
     if fmt is None or fmt not in contract.formats:
         accepted = ", ".join(contract.formats)
-        problem = f"format {fmt!r} is not accepted by dataset {contract.name!r} (accepts {accepted})"
+        problem = (
+            f"format {fmt!r} is not accepted by dataset {contract.name!r} (accepts {accepted})"
+        )
         return _whole_object(contract, data, ErrorCode.UNSUPPORTED_FORMAT, problem)
     if data.startswith(BOM):
         data = data[len(BOM) :]
@@ -234,7 +238,9 @@ def _parse_json_document(data: bytes, contract: Contract) -> ParseResult:
     except UnicodeDecodeError as exc:
         return _whole_object(contract, data, ErrorCode.ENCODING, f"not UTF-8: {exc}")
     except msgspec.DecodeError as exc:
-        return _whole_object(contract, data, ErrorCode.JSON_DECODE, f"not a valid JSON document: {exc}")
+        return _whole_object(
+            contract, data, ErrorCode.JSON_DECODE, f"not a valid JSON document: {exc}"
+        )
     if isinstance(doc, dict):
         doc = [doc]
     if not isinstance(doc, list):
@@ -356,7 +362,11 @@ def _decoder(contract: Contract) -> msgspec.json.Decoder:
 
 
 def _python_type(arrow_type: pa.DataType, top_level: bool = False) -> Any:
-    if pa.types.is_string(arrow_type) or pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+    if (
+        pa.types.is_string(arrow_type)
+        or pa.types.is_timestamp(arrow_type)
+        or pa.types.is_date(arrow_type)
+    ):
         return str
     if pa.types.is_int64(arrow_type):
         return Annotated[int, msgspec.Meta(ge=_INT64[0], le=_INT64[1])]
@@ -437,9 +447,18 @@ def _parse_csv(data: bytes, contract: Contract) -> ParseResult:
         raw_text = "\n".join(line for _, line in chunk)
         lines_in += 1
         start = chunk[0][0] if chunk else len(physical)
-        bad.append(BadLine(start, ErrorCode.COLUMN_COUNT, f"unreadable CSV: {exc}", raw_text.encode("utf-8", "surrogateescape")))
+        bad.append(
+            BadLine(
+                start,
+                ErrorCode.COLUMN_COUNT,
+                f"unreadable CSV: {exc}",
+                raw_text.encode("utf-8", "surrogateescape"),
+            )
+        )
     table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
-    return _finish(table, np.asarray(nos, dtype=np.int64), contract, raws.__getitem__, bad, lines_in)
+    return _finish(
+        table, np.asarray(nos, dtype=np.int64), contract, raws.__getitem__, bad, lines_in
+    )
 
 
 def _has_surrogates(text: str) -> bool:
@@ -498,10 +517,14 @@ def _finish(
         values = arrays[column.name]
         if values.type == column.arrow_type:
             continue
-        cast, cast_failed = cast_strings(values, column.arrow_type, contract.naive_timestamps == "utc")
+        cast, cast_failed = cast_strings(
+            values, column.arrow_type, contract.naive_timestamps == "utc"
+        )
         arrays[column.name] = cast
 
-        def describe(i: int, c: str = column.name, v: pa.Array = values, t: str = column.type) -> str:
+        def describe(
+            i: int, c: str = column.name, v: pa.Array = values, t: str = column.type
+        ) -> str:
             return f"column {c!r}: cannot read {v[i].as_py()!r} as {t}"
 
         flag(cast_failed, ErrorCode.TYPE_MISMATCH, describe)

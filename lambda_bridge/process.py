@@ -114,13 +114,17 @@ def process_object(
                 raise
             current = None
         if current != version_id:
-            return Outcome("stale", reason=f"version {version_id} is not the current version ({current})")
+            return Outcome(
+                "stale", reason=f"version {version_id} is not the current version ({current})"
+            )
 
     day = arrival_date(key, last_modified)
     pid = part_id(bucket, key, chunk)
     previous = _read_json(s3, silver_bucket, index_key(contract.name, pid))
     if previous and previous.get("last_modified", "") > last_modified.isoformat():
-        return Outcome("stale", reason=f"a newer version ({previous.get('version_id')}) was already processed")
+        return Outcome(
+            "stale", reason=f"a newer version ({previous.get('version_id')}) was already processed"
+        )
 
     result = parse_object(body, contract, format_of_key(key))
     ingested_at = now or dt.datetime.now(dt.UTC)

@@ -55,7 +55,9 @@ class Transformer:
             m = outcome.manifest
             metrics.add_metric(name="ObjectsProcessed", unit=MetricUnit.Count, value=1)
             metrics.add_metric(name="RowsOut", unit=MetricUnit.Count, value=m["rows_out"])
-            metrics.add_metric(name="RowsQuarantined", unit=MetricUnit.Count, value=m["rows_quarantined"])
+            metrics.add_metric(
+                name="RowsQuarantined", unit=MetricUnit.Count, value=m["rows_quarantined"]
+            )
             logger.info(
                 "object transformed",
                 extra={

@@ -53,7 +53,9 @@ def queue_messages(settings: Settings) -> list[dict]:
     sqs = boto3.client("sqs")
     out = []
     while True:
-        got = sqs.receive_message(QueueUrl=settings.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        got = sqs.receive_message(QueueUrl=settings.queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
         if not got:
             return out
         out.extend(got)
@@ -63,12 +65,19 @@ def queue_messages(settings: Settings) -> list[dict]:
 
 @pytest.fixture
 def ingest(mocked, registry):
-    ingester = Ingester(mocked.settings, registry, boto3.client("sqs"), persistence_layer(mocked.settings.idempotency_table, boto3.client("dynamodb")))
+    ingester = Ingester(
+        mocked.settings,
+        registry,
+        boto3.client("sqs"),
+        persistence_layer(mocked.settings.idempotency_table, boto3.client("dynamodb")),
+    )
     return make_ingest(ingester)
 
 
 def put(settings: Settings, key: str, body: bytes) -> str:
-    return boto3.client("s3").put_object(Bucket=settings.bronze_bucket, Key=key, Body=body)["VersionId"]
+    return boto3.client("s3").put_object(Bucket=settings.bronze_bucket, Key=key, Body=body)[
+        "VersionId"
+    ]
 
 
 def test_one_pointer_message_per_object_with_the_decoded_key(mocked, ingest):
@@ -97,7 +106,10 @@ def test_a_new_version_of_the_same_key_is_a_new_message(mocked, ingest):
     v2 = put(mocked.settings, KEY, GOOD_SHIPMENT + b"\n" + GOOD_SHIPMENT)
     ingest(s3_event(mocked.settings.bronze_bucket, KEY, v1), Context())
     ingest(s3_event(mocked.settings.bronze_bucket, KEY, v2), Context())
-    assert [json.loads(m["Body"])["version_id"] for m in queue_messages(mocked.settings)] == [v1, v2]
+    assert [json.loads(m["Body"])["version_id"] for m in queue_messages(mocked.settings)] == [
+        v1,
+        v2,
+    ]
 
 
 def test_unversioned_objects_are_deduplicated_by_etag(mocked, ingest):
@@ -105,11 +117,16 @@ def test_unversioned_objects_are_deduplicated_by_etag(mocked, ingest):
     ingest(s3_event(bucket, KEY, None, etag="aaa"), Context())
     ingest(s3_event(bucket, KEY, None, etag="aaa"), Context())
     ingest(s3_event(bucket, KEY, None, etag="bbb"), Context())
-    assert [json.loads(m["Body"])["etag"] for m in queue_messages(mocked.settings)] == ["aaa", "bbb"]
+    assert [json.loads(m["Body"])["etag"] for m in queue_messages(mocked.settings)] == [
+        "aaa",
+        "bbb",
+    ]
 
 
 def test_a_key_under_no_dataset_is_skipped_not_retried(mocked, ingest):
-    summary = ingest(s3_event(mocked.settings.bronze_bucket, "bronze/unknown/a.jsonl", "v"), Context())
+    summary = ingest(
+        s3_event(mocked.settings.bronze_bucket, "bronze/unknown/a.jsonl", "v"), Context()
+    )
     assert summary["unknown_dataset"] == 1
     assert queue_messages(mocked.settings) == []
 
@@ -122,7 +139,9 @@ def test_a_failed_send_leaves_no_idempotency_record_so_the_retry_works(mocked, r
         def send_message(self, **kwargs):
             self.calls += 1
             if self.calls == 1:
-                raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "try again"}}, "SendMessage")
+                raise ClientError(
+                    {"Error": {"Code": "ServiceUnavailable", "Message": "try again"}}, "SendMessage"
+                )
             return self.real.send_message(**kwargs)
 
     persistence = persistence_layer(mocked.settings.idempotency_table, boto3.client("dynamodb"))
@@ -175,17 +194,30 @@ def test_transform_writes_silver_quarantine_and_manifest_at_deterministic_keys(m
     assert transform(sqs_event(pointer(s, KEY, version)), Context()) == {"batchItemFailures": []}
     pid = part_id(s.bronze_bucket, KEY)
     rows = read_silver(s, silver_key("shipments", "2026-01-05", pid))
-    assert [(r["_line"], r["_source_key"], r["_source_version"]) for r in rows] == [(1, KEY, version), (3, KEY, version)]
+    assert [(r["_line"], r["_source_key"], r["_source_version"]) for r in rows] == [
+        (1, KEY, version),
+        (3, KEY, version),
+    ]
     assert all(r["_ingested_at"].tzinfo is not None for r in rows)
     s3 = boto3.client("s3")
-    quarantine = s3.get_object(Bucket=s.silver_bucket, Key=quarantine_key("shipments", "2026-01-05", pid))["Body"].read()
+    quarantine = s3.get_object(
+        Bucket=s.silver_bucket, Key=quarantine_key("shipments", "2026-01-05", pid)
+    )["Body"].read()
     (bad,) = [json.loads(line) for line in quarantine.splitlines()]
     assert bad == {
         "_source_key": KEY, "_source_version": version, "_line": 2, "_error_code": "json_decode",
         "_error": bad["_error"], "raw": "{broken",
     }  # fmt: skip
-    manifest = json.loads(s3.get_object(Bucket=s.silver_bucket, Key=manifest_key("shipments", "2026-01-05", pid))["Body"].read())
-    assert manifest["lines_in"] == 3 and manifest["rows_out"] == 2 and manifest["rows_quarantined"] == 1
+    manifest = json.loads(
+        s3.get_object(Bucket=s.silver_bucket, Key=manifest_key("shipments", "2026-01-05", pid))[
+            "Body"
+        ].read()
+    )
+    assert (
+        manifest["lines_in"] == 3
+        and manifest["rows_out"] == 2
+        and manifest["rows_quarantined"] == 1
+    )
     assert manifest["source"]["version_id"] == version
     assert set(manifest) >= {"dataset", "dt", "source", "lines_in", "rows_out", "rows_quarantined", "silver_key",
                              "quarantine_key", "transform_version", "processed_at"}  # fmt: skip
@@ -196,7 +228,9 @@ def test_replaying_the_same_version_overwrites_instead_of_duplicating(mocked, tr
     version = put(s, KEY, b"\n".join([GOOD_SHIPMENT] * 4))
     for _ in range(3):
         transform(sqs_event(pointer(s, KEY, version)), Context())
-    listing = boto3.client("s3").list_objects_v2(Bucket=s.silver_bucket, Prefix="silver/")["Contents"]
+    listing = boto3.client("s3").list_objects_v2(Bucket=s.silver_bucket, Prefix="silver/")[
+        "Contents"
+    ]
     assert len(listing) == 1
     assert len(read_silver(s, listing[0]["Key"])) == 4
 
@@ -226,7 +260,10 @@ def test_a_new_version_dated_another_day_leaves_no_rows_behind(mocked, registry)
     s3 = boto3.client("s3")
     key = "bronze/shipments/undated.jsonl"
     v1 = put(s, key, b"\n".join([GOOD_SHIPMENT] * 3))
-    day1, day2 = dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC), dt.datetime(2026, 1, 6, 12, tzinfo=dt.UTC)
+    day1, day2 = (
+        dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC),
+        dt.datetime(2026, 1, 6, 12, tzinfo=dt.UTC),
+    )
 
     class DatedS3:
         """moto stamps LastModified with now; pretend the two versions landed on two days."""
@@ -246,10 +283,19 @@ def test_a_new_version_dated_another_day_leaves_no_rows_behind(mocked, registry)
     process_object(DatedS3(day1), registry["shipments"], s.silver_bucket, s.bronze_bucket, key, v1)
     v2 = put(s, key, GOOD_SHIPMENT)
     process_object(DatedS3(day2), registry["shipments"], s.silver_bucket, s.bronze_bucket, key, v2)
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s.silver_bucket)["Contents"] if not o["Key"].startswith("_index/")]
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=s.silver_bucket)["Contents"]
+        if not o["Key"].startswith("_index/")
+    ]
     assert all("dt=2026-01-06" in k for k in keys), keys
     pid = part_id(s.bronze_bucket, key)
-    assert json.loads(s3.get_object(Bucket=s.silver_bucket, Key=index_key("shipments", pid))["Body"].read())["dt"] == "2026-01-06"
+    assert (
+        json.loads(
+            s3.get_object(Bucket=s.silver_bucket, Key=index_key("shipments", pid))["Body"].read()
+        )["dt"]
+        == "2026-01-06"
+    )
 
 
 def test_an_empty_object_still_gets_a_manifest(mocked, transform):
@@ -275,19 +321,31 @@ def test_a_transient_s3_failure_fails_exactly_that_message(mocked, registry):
 
         def get_object(self, **kwargs):
             if kwargs["Key"] == KEY:
-                raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject")
+                raise ClientError(
+                    {"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject"
+                )
             return real.get_object(**kwargs)
 
     handler = make_transform(Transformer(s, registry, ThrottledS3()))
-    response = handler(sqs_event(pointer(s, other, ok_version), pointer(s, KEY, bad_version)), Context())
+    response = handler(
+        sqs_event(pointer(s, other, ok_version), pointer(s, KEY, bad_version)), Context()
+    )
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert read_silver(s, silver_key("shipments", "2026-01-05", part_id(s.bronze_bucket, other)))
 
 
 def test_bad_content_is_never_a_message_failure(mocked, transform):
     s = mocked.settings
-    versions = [put(s, f"bronze/shipments/dt=2026-01-05/{i}.jsonl", body) for i, body in enumerate([b"\xff\xfe", b"[[[", b"null"])]
-    event = sqs_event(*(pointer(s, f"bronze/shipments/dt=2026-01-05/{i}.jsonl", v) for i, v in enumerate(versions)))
+    versions = [
+        put(s, f"bronze/shipments/dt=2026-01-05/{i}.jsonl", body)
+        for i, body in enumerate([b"\xff\xfe", b"[[[", b"null"])
+    ]
+    event = sqs_event(
+        *(
+            pointer(s, f"bronze/shipments/dt=2026-01-05/{i}.jsonl", v)
+            for i, v in enumerate(versions)
+        )
+    )
     assert transform(event, Context()) == {"batchItemFailures": []}
 
 
@@ -303,4 +361,6 @@ def test_a_deleted_object_is_skipped(mocked, transform):
     version = put(s, KEY, GOOD_SHIPMENT)
     boto3.client("s3").delete_object(Bucket=s.bronze_bucket, Key=KEY, VersionId=version)
     assert transform(sqs_event(pointer(s, KEY, version)), Context()) == {"batchItemFailures": []}
-    assert "Contents" not in boto3.client("s3").list_objects_v2(Bucket=s.silver_bucket, Prefix="_manifests/")
+    assert "Contents" not in boto3.client("s3").list_objects_v2(
+        Bucket=s.silver_bucket, Prefix="_manifests/"
+    )

@@ -36,9 +36,14 @@ def test_dt_comes_from_the_key_when_present():
 
 
 def test_arrival_date_falls_back_to_last_modified_in_utc():
-    late_evening_in_new_york = dt.datetime(2026, 1, 5, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    late_evening_in_new_york = dt.datetime(
+        2026, 1, 5, 22, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))
+    )
     assert arrival_date("bronze/shipments/a.jsonl", late_evening_in_new_york) == "2026-01-06"
-    assert arrival_date("bronze/shipments/dt=2026-01-01/a.jsonl", late_evening_in_new_york) == "2026-01-01"
+    assert (
+        arrival_date("bronze/shipments/dt=2026-01-01/a.jsonl", late_evening_in_new_york)
+        == "2026-01-01"
+    )
 
 
 def test_part_id_depends_only_on_bucket_key_and_chunk():
@@ -50,9 +55,18 @@ def test_part_id_depends_only_on_bucket_key_and_chunk():
 
 
 def test_output_keys_follow_the_storage_contract():
-    assert silver_key("shipments", "2026-01-05", "abc") == "silver/shipments/dt=2026-01-05/part-abc.parquet"
-    assert quarantine_key("shipments", "2026-01-05", "abc") == "quarantine/shipments/dt=2026-01-05/part-abc.jsonl"
-    assert manifest_key("shipments", "2026-01-05", "abc") == "_manifests/shipments/dt=2026-01-05/part-abc.json"
+    assert (
+        silver_key("shipments", "2026-01-05", "abc")
+        == "silver/shipments/dt=2026-01-05/part-abc.parquet"
+    )
+    assert (
+        quarantine_key("shipments", "2026-01-05", "abc")
+        == "quarantine/shipments/dt=2026-01-05/part-abc.jsonl"
+    )
+    assert (
+        manifest_key("shipments", "2026-01-05", "abc")
+        == "_manifests/shipments/dt=2026-01-05/part-abc.json"
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,7 +88,9 @@ def test_pointer_messages_round_trip_and_match_the_contract():
         "v": 1, "dataset": "shipments", "bucket": "b", "key": "bronze/shipments/a b.jsonl",
         "version_id": "v1", "etag": "e", "size": 10, "dt": "2026-01-05",
     }  # fmt: skip
-    assert json.loads(Pointer("d", "b", "k", None, None, None, None, chunk=2).to_json())["chunk"] == 2
+    assert (
+        json.loads(Pointer("d", "b", "k", None, None, None, None, chunk=2).to_json())["chunk"] == 2
+    )
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,11 @@ def test_a_clean_file_goes_to_silver_with_exact_types(registry):
 )
 def test_each_bad_line_is_quarantined_with_a_stable_code(registry, line, code):
     # Alone, first, and among good lines: the verdict must not depend on the neighbours.
-    for data, bad_no in ((line, 1), (b"\n".join([line, GOOD]), 1), (b"\n".join([GOOD, GOOD, line, GOOD]), 3)):
+    for data, bad_no in (
+        (line, 1),
+        (b"\n".join([line, GOOD]), 1),
+        (b"\n".join([GOOD, GOOD, line, GOOD]), 3),
+    ):
         result = parse_object(data, registry["shipments"], "jsonl")
         assert codes(result) == [(bad_no, code.value)], data
         assert result.lines_in == result.rows_out + result.rows_quarantined
@@ -87,7 +91,9 @@ def test_decimals_and_dates_are_exact(registry):
     assert row["unit_price"] == Decimal("10.25")
     assert row["invoice_date"] == dt.date(2026, 1, 5)
     too_precise = parse_line_for_invoice().replace(b"10.25", b"10.255")
-    assert codes(parse_object(too_precise, registry["invoice_lines"], "jsonl")) == [(1, "type_mismatch")]
+    assert codes(parse_object(too_precise, registry["invoice_lines"], "jsonl")) == [
+        (1, "type_mismatch")
+    ]
 
 
 def test_blank_lines_crlf_bom_and_no_final_newline(registry):
@@ -165,14 +171,23 @@ def test_unknown_fields_are_dropped(registry):
 
 
 def test_naive_timestamps_are_read_as_utc(registry):
-    result = parse_object(shipment(event_time="2026-01-05T03:00:00"), registry["shipments"], "jsonl")
+    result = parse_object(
+        shipment(event_time="2026-01-05T03:00:00"), registry["shipments"], "jsonl"
+    )
     assert result.table.column("event_time")[0].as_py() == dt.datetime(2026, 1, 5, 3, tzinfo=dt.UTC)
 
 
 def test_lists_and_their_element_types(registry):
     contract = registry["tracking_events"]
-    base = {"event_id": "e1", "shipment_id": "s1", "event_time": "2026-01-05T03:00:00Z", "status": "created"}
-    lines = [json.dumps({**base, "tags": tags}).encode() for tags in (["a", "b"], [], None, [1], "a")]
+    base = {
+        "event_id": "e1",
+        "shipment_id": "s1",
+        "event_time": "2026-01-05T03:00:00Z",
+        "status": "created",
+    }
+    lines = [
+        json.dumps({**base, "tags": tags}).encode() for tags in (["a", "b"], [], None, [1], "a")
+    ]
     result = parse_object(b"\n".join(lines), contract, "jsonl")
     assert result.table.column("tags").to_pylist() == [["a", "b"], [], None]
     assert codes(result) == [(4, "type_mismatch"), (5, "type_mismatch")]

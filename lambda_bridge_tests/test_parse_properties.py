@@ -28,7 +28,11 @@ def valid_shipments(draw) -> bytes:
     if draw(st.booleans()):
         record["carrier"] = draw(st.none() | text)
     if draw(st.booleans()):
-        record["weight_kg"] = draw(st.none() | st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**53), 2**53))
+        record["weight_kg"] = draw(
+            st.none()
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.integers(-(2**53), 2**53)
+        )
     if draw(st.booleans()):
         record["extra"] = draw(st.dictionaries(text, st.integers(), max_size=2))
     return json.dumps(record, ensure_ascii=draw(st.booleans())).encode()
@@ -36,15 +40,27 @@ def valid_shipments(draw) -> bytes:
 
 @st.composite
 def invalid_lines(draw) -> bytes:
-    kind = draw(st.sampled_from(["truncate", "wrong_type", "missing", "array", "bytes", "scalar", "nan", "bad_time"]))
+    kind = draw(
+        st.sampled_from(
+            ["truncate", "wrong_type", "missing", "array", "bytes", "scalar", "nan", "bad_time"]
+        )
+    )
     good = json.loads(draw(valid_shipments()))
     if kind == "truncate":
         raw = json.dumps(good).encode()
         return raw[: draw(st.integers(1, len(raw) - 1))]
     if kind == "wrong_type":
-        good[draw(st.sampled_from(["origin", "shipment_id", "event_time"]))] = draw(st.integers() | st.booleans() | st.lists(st.integers(), max_size=2))
+        good[draw(st.sampled_from(["origin", "shipment_id", "event_time"]))] = draw(
+            st.integers() | st.booleans() | st.lists(st.integers(), max_size=2)
+        )
     if kind == "missing":
-        del good[draw(st.sampled_from(["origin", "destination", "event_time", "shipment_id", "record_type"]))]
+        del good[
+            draw(
+                st.sampled_from(
+                    ["origin", "destination", "event_time", "shipment_id", "record_type"]
+                )
+            )
+        ]
     if kind == "array":
         return json.dumps(list(good.values())).encode()
     if kind == "bytes":
@@ -54,7 +70,9 @@ def invalid_lines(draw) -> bytes:
     if kind == "nan":
         return json.dumps(good).encode()[:-1] + b', "weight_kg": NaN}'
     if kind == "bad_time":
-        good["event_time"] = draw(st.sampled_from(["", "2026-02-30T00:00:00Z", "noon", "2026-01-01T25:00:00Z"]))
+        good["event_time"] = draw(
+            st.sampled_from(["", "2026-02-30T00:00:00Z", "noon", "2026-01-01T25:00:00Z"])
+        )
     return json.dumps(good).encode()
 
 
@@ -108,7 +126,9 @@ def test_a_lines_verdict_does_not_depend_on_its_neighbours(lines):
         assert verdicts.get(no) == alone_verdict, line
 
 
-csv_cell = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters='\n\r"'), max_size=10)
+csv_cell = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters='\n\r"'), max_size=10
+)
 
 
 @settings(max_examples=150, deadline=None)

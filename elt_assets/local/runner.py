@@ -217,7 +217,10 @@ class LambdaRunner:
         for url in (self.stack.notifications_queue_url, self.stack.settings.queue_url):
             attrs = self.sqs.get_queue_attributes(
                 QueueUrl=url,
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
             )["Attributes"]
             total += int(attrs["ApproximateNumberOfMessages"])
             total += int(attrs["ApproximateNumberOfMessagesNotVisible"])
@@ -231,10 +234,8 @@ class LambdaRunner:
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._thread is None:
-                handled = self.run_once()
-            else:
-                handled = 0
+            # With the background thread running, only wait; otherwise deliver here.
+            handled = self.run_once() if self._thread is None else 0
             if not handled and self.pending() == 0:
                 return
             if not handled:

@@ -1,0 +1,171 @@
+"""The `elt` command line as a user runs it."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import boto3
+import pytest
+
+from elt_assets.cli import load_env_file, main
+from elt_assets.generate import generate
+from lambda_bridge.keys import manifest_key, part_id
+from lambda_bridge.parse import parse_object
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_gen_events_writes_what_it_says(tmp_path, registry):
+    target = tmp_path / "shipments.jsonl"
+    code, out, _ = run("gen-events", "--dataset", "shipments", "--count", "50", "--format", "jsonl",
+                       "--bad-ratio", "0.1", "--out", str(target))  # fmt: skip
+    assert code == 0 and "50 shipments records" in out and "5 bad" in out
+    result = parse_object(target.read_bytes(), registry["shipments"], "jsonl")
+    assert (result.lines_in, result.rows_quarantined) == (50, 5)
+
+
+def test_gen_events_csv_and_gzip(tmp_path, registry):
+    target = tmp_path / "t.csv.gz"
+    assert (
+        run(
+            "gen-events",
+            "--dataset",
+            "transactions",
+            "--format",
+            "csv",
+            "--count",
+            "20",
+            "--out",
+            str(target),
+        )[0]
+        == 0
+    )
+    assert target.read_bytes()[:2] == b"\x1f\x8b"
+    assert parse_object(target.read_bytes(), registry["transactions"], "csv").rows_out == 20
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["gen-events", "--dataset", "nope", "--out", "x.jsonl"], "unknown dataset 'nope'"),
+        (
+            ["gen-events", "--dataset", "shipments", "--format", "csv", "--out", "x.csv"],
+            "not sent as csv",
+        ),
+        (["where", "bronze/shipments/a.jsonl"], "expected s3://bucket/key"),
+        (["--env-file", "/nonexistent/local.env", "where", "s3://b/k"], "does not exist"),
+    ],
+)
+def test_user_errors_are_one_sentence_on_stderr(argv, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(*argv)
+    assert code == 1
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_where_without_settings_says_what_to_set(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for key in ("ELT_SILVER_BUCKET", "ELT_IDEMPOTENCY_TABLE", "ELT_BRONZE_BUCKET"):
+        monkeypatch.delenv(key, raising=False)
+    code, _, err = run("where", "s3://b/bronze/shipments/a.jsonl")
+    assert code == 1 and "ELT_SILVER_BUCKET" in err
+
+
+@pytest.mark.e2e
+def test_local_up_serves_any_process_and_stops_cleanly(tmp_path):
+    env_file = tmp_path / "local.env"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "elt_assets.cli", "local", "up", "--env-file", str(env_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        lines = []
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.strip() == "ready":
+                break
+        else:
+            pytest.fail(f"no 'ready' from elt local up: {lines}")
+        env = load_env_file(env_file)
+        assert {"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "ELT_BRONZE_BUCKET",
+                "ELT_SILVER_BUCKET", "ELT_QUEUE_URL", "ELT_DLQ_URL", "ELT_IDEMPOTENCY_TABLE"} <= set(env)  # fmt: skip
+        assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+
+        # Another process, knowing only the env file, drops a file and sees silver appear.
+        session = boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_REGION"],
+        )
+        s3 = session.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+        key = "bronze/shipments/dt=2026-01-05/from-another-process.jsonl"
+        s3.put_object(
+            Bucket=env["ELT_BRONZE_BUCKET"], Key=key, Body=generate("shipments", count=30).data
+        )
+        wanted = manifest_key("shipments", "2026-01-05", part_id(env["ELT_BRONZE_BUCKET"], key))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                manifest = json.loads(
+                    s3.get_object(Bucket=env["ELT_SILVER_BUCKET"], Key=wanted)["Body"].read()
+                )
+                break
+            except s3.exceptions.NoSuchKey:
+                time.sleep(0.2)
+        else:
+            pytest.fail("no manifest within 20 s")
+        assert manifest["rows_out"] == 30
+
+        # `elt where` from yet another process, pointed at the stack by the env file.
+        where = subprocess.run(
+            [sys.executable, "-m", "elt_assets.cli", "--env-file", str(env_file), "where",
+             f"s3://{env['ELT_BRONZE_BUCKET']}/{key}"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ELT_"))},
+        )  # fmt: skip
+        assert where.returncode == 0, where.stderr
+        assert "dataset     shipments" in where.stdout
+        assert "idempotency record COMPLETED" in where.stdout
+        assert "lines in 30 = rows out 30 + quarantined 0" in where.stdout
+        assert "silver/shipments/dt=2026-01-05/part-" in where.stdout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "stopped" in out
+    assert not env_file.exists()
+
+
+@pytest.mark.e2e
+def test_demo_accounts_for_every_line(capsys):
+    from elt_assets.demo import run_demo
+
+    assert run_demo() == 0
+    out = capsys.readouterr().out
+    assert "every one accounted for" in out
+    assert "Conservation holds for every object." in out
+    assert "1 duplicate delivery skipped" in out
+    assert "DLQ 0" in out
+
+
+def test_the_env_file_format(tmp_path):
+    path = Path(tmp_path) / "x.env"
+    path.write_text("# comment\nA=1\nB = two=2\n\n")
+    assert load_env_file(path) == {"A": "1", "B": "two=2"}
