@@ -187,3 +187,47 @@ def queue_depths(sqs: Any, url: str) -> dict[str, int]:
         "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
         "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
     }
+
+
+def partition_manifests(
+    s3: Any, silver_bucket: str, dataset: str, day: str
+) -> list[dict[str, Any]]:
+    """The manifests of one silver partition."""
+    return list(iter_manifests(s3, silver_bucket, dataset, day))
+
+
+def read_silver_files(
+    s3: Any, silver_bucket: str, manifests: list[dict[str, Any]]
+) -> list[tuple[str, Any]]:
+    """(key, pyarrow.Table) for every silver file the manifests name."""
+    tables = []
+    for manifest in manifests:
+        if manifest.get("silver_key"):
+            body = s3.get_object(Bucket=silver_bucket, Key=manifest["silver_key"])["Body"].read()
+            tables.append((manifest["silver_key"], pq.read_table(io.BytesIO(body))))
+    return tables
+
+
+def latest_partitions(
+    s3: Any, silver_bucket: str, dataset: str, limit: int = 3
+) -> list[tuple[str, dict[str, int]]]:
+    """The newest `limit` partitions of a dataset with their totals, newest first.
+
+    Lists the partition folders (one request per 1,000 days), then only those partitions.
+    """
+    days: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=silver_bucket, Prefix=f"_manifests/{dataset}/", Delimiter="/"
+    ):
+        days.extend(
+            p["Prefix"].rstrip("/").rsplit("dt=", 1)[-1] for p in page.get("CommonPrefixes", [])
+        )
+    out = []
+    for day in sorted(days, reverse=True)[:limit]:
+        manifests = partition_manifests(s3, silver_bucket, dataset, day)
+        out.append((day, {
+            "objects": len(manifests),
+            "rows_out": sum(m["rows_out"] for m in manifests),
+            "rows_quarantined": sum(m["rows_quarantined"] for m in manifests),
+        }))  # fmt: skip
+    return out

@@ -28,6 +28,16 @@ def manifest(stack, dataset: str, key: str) -> dict:
     return json.loads(body)
 
 
+def wait_for_messages(sqs, url: str, timeout: float = 20) -> list[dict]:
+    """A moved message can take a moment to show on a loaded machine: poll, don't peek once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, AttributeNames=["All"], WaitTimeSeconds=1)
+        if got.get("Messages"):
+            return got["Messages"]
+    return []
+
+
 def test_files_in_silver_quarantine_and_manifests_out(stack, runner):
     s3 = stack.client("s3")
     uploads = []
@@ -120,9 +130,7 @@ def test_a_message_that_keeps_failing_lands_in_the_dlq(stack):
         Bucket=stack.settings.bronze_bucket, Key=key, Body=generate("shipments", count=5).data
     )
     runner.drain(timeout=60)
-    dlq = stack.client("sqs").receive_message(
-        QueueUrl=stack.settings.dlq_url, AttributeNames=["All"]
-    )["Messages"]
+    dlq = wait_for_messages(stack.client("sqs"), stack.settings.dlq_url)
     assert [json.loads(m["Body"])["key"] for m in dlq] == [key]
     assert int(dlq[0]["Attributes"]["ApproximateReceiveCount"]) >= 5
     assert runner.stats.messages_failed == 5

@@ -13,6 +13,8 @@ ENV_QUEUE_URL = "ELT_QUEUE_URL"
 ENV_DLQ_URL = "ELT_DLQ_URL"
 ENV_IDEMPOTENCY_TABLE = "ELT_IDEMPOTENCY_TABLE"
 ENV_CONTRACTS_DIR = "ELT_CONTRACTS_DIR"
+# Optional: S3 notifications of new manifests, for the Dagster landings sensor.
+ENV_LANDINGS_QUEUE_URL = "ELT_LANDINGS_QUEUE_URL"
 
 ALL_ENV_VARS = (
     ENV_BRONZE_BUCKET,
@@ -21,6 +23,7 @@ ALL_ENV_VARS = (
     ENV_DLQ_URL,
     ENV_IDEMPOTENCY_TABLE,
     ENV_CONTRACTS_DIR,
+    ENV_LANDINGS_QUEUE_URL,
 )
 
 
@@ -35,6 +38,7 @@ class Settings:
         dlq_url: Dead-letter queue of the events queue.
         idempotency_table: DynamoDB table of the ingest idempotency records.
         contracts_dir: Folder of dataset contracts, or None for the packaged ones.
+        landings_queue_url: Queue of silver-bucket notifications for new manifests (optional).
     """
 
     bronze_bucket: str = ""
@@ -43,6 +47,7 @@ class Settings:
     dlq_url: str = ""
     idempotency_table: str = ""
     contracts_dir: Path | None = None
+    landings_queue_url: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -55,6 +60,7 @@ class Settings:
             dlq_url=env.get(ENV_DLQ_URL, ""),
             idempotency_table=env.get(ENV_IDEMPOTENCY_TABLE, ""),
             contracts_dir=Path(contracts_dir) if contracts_dir else None,
+            landings_queue_url=env.get(ENV_LANDINGS_QUEUE_URL, ""),
         )
 
     def require(self, *fields: str) -> "Settings":
@@ -83,4 +89,6 @@ class Settings:
         }
         if self.contracts_dir is not None:
             env[ENV_CONTRACTS_DIR] = str(self.contracts_dir)
+        if self.landings_queue_url:
+            env[ENV_LANDINGS_QUEUE_URL] = self.landings_queue_url
         return env

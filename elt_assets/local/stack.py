@@ -60,6 +60,11 @@ class ResourceNames:
         return f"{self.prefix}-ingest-failures"
 
     @property
+    def landings_queue(self) -> str:
+        """Silver-bucket notifications of new manifests, for Dagster's landings sensor."""
+        return f"{self.prefix}-landings"
+
+    @property
     def table(self) -> str:
         return f"{self.prefix}-idempotency"
 
@@ -176,6 +181,26 @@ def provision(
         },
     )
 
+    landings_url = sqs.create_queue(
+        QueueName=names.landings_queue,
+        Attributes={"MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS)},
+    )["QueueUrl"]
+    s3.put_bucket_notification_configuration(
+        Bucket=names.silver_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "manifest-created",
+                    "QueueArn": _queue_arn(sqs, landings_url),
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": "_manifests/"}]}
+                    },
+                }
+            ]
+        },
+    )
+
     ddb.create_table(
         TableName=names.table,
         KeySchema=[{"AttributeName": IDEMPOTENCY_KEY_ATTR, "KeyType": "HASH"}],
@@ -194,6 +219,7 @@ def provision(
         dlq_url=dlq_url,
         idempotency_table=names.table,
         contracts_dir=contracts_dir,
+        landings_queue_url=landings_url,
     )
     return Stack(
         endpoint=endpoint,

@@ -1,0 +1,1 @@
+"""Dagster definitions by domain; `elt_assets.definitions` merges them."""

@@ -1,0 +1,129 @@
+"""bronze/<dataset>, silver/<dataset> and gold/<dataset>_daily: one set per dataset contract."""
+
+import json
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from elt_assets.defs.partitions import DAILY
+from elt_assets.defs.resources import PipelineResource
+from elt_assets.replay import iter_bronze_objects, replay_partition
+from elt_assets.state import partition_manifests
+from lambda_bridge.contracts import Contract
+
+
+def bronze_key(dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(["bronze", dataset])
+
+
+def silver_key(dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(["silver", dataset])
+
+
+def gold_key(dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(["gold", f"{dataset}_daily"])
+
+
+def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
+    name = contract.name
+    columns = ", ".join(f"`{c.name}` {c.type}" for c in contract.columns)
+
+    @dg.asset(
+        key=bronze_key(name),
+        partitions_def=DAILY,
+        group_name=name,
+        kinds={"s3", "json" if "csv" not in contract.formats else "csv"},
+        description=(
+            f"Raw {name} files under s3://$ELT_BRONZE_BUCKET/{contract.bronze_prefix} for one arrival "
+            "day. The landings sensor reports partitions as the Lambdas process them; "
+            "materializing one lists the day's objects."
+        ),
+    )
+    def bronze(
+        context: dg.AssetExecutionContext, pipeline: PipelineResource, s3: S3Resource
+    ) -> dg.MaterializeResult:
+        objects = list(
+            iter_bronze_objects(
+                s3.get_client(), pipeline.bronze_bucket, contract, context.partition_key
+            )
+        )
+        return dg.MaterializeResult(
+            metadata={"objects": len(objects), "bytes": sum(int(o["Size"]) for o in objects)}
+        )
+
+    @dg.asset(
+        key=silver_key(name),
+        deps=[bronze],
+        partitions_def=DAILY,
+        group_name=name,
+        kinds={"s3", "parquet"},
+        description=(
+            f"Typed {name} rows as zstd Parquet (silver/{name}/dt=<D>/part-<id>.parquet): {columns}, "
+            "plus lineage. The Lambdas write it as files land; materializing a partition is a "
+            "REPLAY: the same transform over that day's bronze objects, to the same keys."
+        ),
+    )
+    def silver(
+        context: dg.AssetExecutionContext, pipeline: PipelineResource, s3: S3Resource
+    ) -> dg.MaterializeResult:
+        summary = replay_partition(
+            s3.get_client(),
+            contract,
+            pipeline.bronze_bucket,
+            pipeline.silver_bucket,
+            context.partition_key,
+        )
+        context.log.info(
+            f"replayed {summary.objects} objects of {name} dt={summary.day}: {summary.rows_out} rows, "
+            f"{summary.rows_quarantined} quarantined {summary.by_code or ''}"
+        )
+        return dg.MaterializeResult(metadata=summary.metadata())
+
+    @dg.asset(
+        key=gold_key(name),
+        deps=[silver],
+        partitions_def=DAILY,
+        group_name=name,
+        kinds={"s3", "json"},
+        description=(
+            f"Daily summary of {name}: rows, quarantine by reason and bytes for the day, written to "
+            f"gold/{name}_daily/dt=<D>/summary.json. Blocked when a silver check fails."
+        ),
+    )
+    def gold(
+        context: dg.AssetExecutionContext, pipeline: PipelineResource, s3: S3Resource
+    ) -> dg.MaterializeResult:
+        client = s3.get_client()
+        day = context.partition_key
+        manifests = partition_manifests(client, pipeline.silver_bucket, name, day)
+        by_code: dict[str, int] = {}
+        for m in manifests:
+            for code, n in m.get("quarantine_by_code", {}).items():
+                by_code[code] = by_code.get(code, 0) + n
+        summary = {
+            "dataset": name,
+            "dt": day,
+            "objects": len(manifests),
+            "lines_in": sum(m["lines_in"] for m in manifests),
+            "rows_out": sum(m["rows_out"] for m in manifests),
+            "rows_quarantined": sum(m["rows_quarantined"] for m in manifests),
+            "bytes_in": sum(m["source"]["size"] for m in manifests),
+            "quarantine_by_code": dict(sorted(by_code.items())),
+        }
+        key = f"gold/{name}_daily/dt={day}/summary.json"
+        client.put_object(
+            Bucket=pipeline.silver_bucket, Key=key, Body=json.dumps(summary, indent=2).encode()
+        )
+        rate = summary["rows_quarantined"] / summary["lines_in"] if summary["lines_in"] else 0.0
+        return dg.MaterializeResult(
+            metadata={
+                "objects": summary["objects"],
+                "rows_out": summary["rows_out"],
+                "rows_quarantined": summary["rows_quarantined"],
+                "quarantine_rate": round(rate, 6),
+                "bytes_in": summary["bytes_in"],
+                "summary_key": dg.MetadataValue.path(f"s3://{pipeline.silver_bucket}/{key}"),
+            }
+        )
+
+    return [bronze, silver, gold]

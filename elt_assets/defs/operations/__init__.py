@@ -1,0 +1,154 @@
+"""The queues as observable assets, their depth sensor, and the DLQ redrive job and sensor."""
+
+import json
+import time
+from typing import Any
+
+import dagster as dg
+
+from elt_assets.defs.resources import SQSResource
+
+EVENTS_QUEUE = dg.AssetKey(["ops", "events_queue"])
+DLQ = dg.AssetKey(["ops", "dlq"])
+REDRIVE_BACKOFF_SECONDS = (300, 6 * 3600)  # first wait, longest wait between automatic redrives
+
+
+def _depths(client: Any, url: str) -> dict[str, int]:
+    from elt_assets.state import queue_depths
+
+    return queue_depths(client, url)
+
+
+def _oldest_age_seconds(url: str) -> float | None:
+    """SQS only tells the oldest message's age through CloudWatch (absent on moto)."""
+    import datetime as dt
+
+    import boto3
+
+    try:
+        stats = boto3.client("cloudwatch").get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName="ApproximateAgeOfOldestMessage",
+            Dimensions=[{"Name": "QueueName", "Value": url.rstrip("/").rsplit("/", 1)[-1]}],
+            StartTime=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10),
+            EndTime=dt.datetime.now(dt.UTC),
+            Period=60,
+            Statistics=["Maximum"],
+        )
+    except Exception:  # no CloudWatch (or no permission): the age is simply not reported
+        return None
+    points = sorted(stats.get("Datapoints", []), key=lambda p: p["Timestamp"])
+    return float(points[-1]["Maximum"]) if points else None
+
+
+class RedriveConfig(dg.Config):
+    max_messages: int | None = None
+    dry_run: bool = False
+
+
+@dg.op(
+    description="Move DLQ messages back to the events queue (never deletes before the copy is sent)."
+)
+def redrive_dlq(context: dg.OpExecutionContext, config: RedriveConfig, sqs: SQSResource) -> dict:
+    from elt_assets.redrive import redrive
+
+    result = redrive(
+        sqs.get_client(),
+        sqs.dlq_url,
+        sqs.queue_url,
+        max_messages=config.max_messages,
+        dry_run=config.dry_run,
+    )
+    context.log.info(
+        f"redrive by {result.method}: seen {result.seen}, moved {result.moved}, failed {result.failed}"
+    )
+    for error in result.errors[:5]:
+        context.log.warning(error)
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=DLQ, metadata={"redriven": result.moved, "redrive_failed": result.failed}
+        )
+    )
+    context.add_output_metadata(
+        {
+            "method": result.method,
+            "seen": result.seen,
+            "moved": result.moved,
+            "failed": result.failed,
+        }
+    )
+    if result.failed:
+        msg = f"{result.failed} DLQ messages could not be sent back: {result.errors[:3]}"
+        raise dg.Failure(msg)
+    return {
+        "method": result.method,
+        "seen": result.seen,
+        "moved": result.moved,
+        "failed": result.failed,
+    }
+
+
+@dg.job(description="Move the dead-letter queue's messages back to the events queue.")
+def dlq_redrive():
+    redrive_dlq()
+
+
+@dg.sensor(
+    name="queue_depth",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Observes the events queue and the DLQ every tick: visible, in flight, delayed, oldest age.",
+)
+def queue_depth(context: dg.SensorEvaluationContext, sqs: SQSResource) -> dg.SensorResult:
+    client = sqs.get_client()
+    events = []
+    for key, url in ((EVENTS_QUEUE, sqs.queue_url), (DLQ, sqs.dlq_url)):
+        metadata: dict[str, Any] = dict(_depths(client, url))
+        age = _oldest_age_seconds(url)
+        if age is not None:
+            metadata["oldest_age_seconds"] = age
+        events.append(dg.AssetObservation(asset_key=key, metadata=metadata))
+    return dg.SensorResult(asset_events=events)
+
+
+@dg.sensor(
+    name="dlq_auto_redrive",
+    job=dlq_redrive,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Requests dlq_redrive when the DLQ holds messages, backing off (5 min doubling to 6 h) while "
+        "it keeps refilling. Turn this sensor off to turn automatic redrive off."
+    ),
+)
+def dlq_auto_redrive(context: dg.SensorEvaluationContext, sqs: SQSResource) -> dg.SensorResult:
+    state = json.loads(context.cursor) if context.cursor else {}
+    visible = _depths(sqs.get_client(), sqs.dlq_url)["visible"]
+    now = time.time()
+    if visible == 0:
+        return dg.SensorResult(skip_reason="the DLQ is empty", cursor=json.dumps({}))
+    if now < state.get("next_at", 0):
+        return dg.SensorResult(
+            skip_reason=f"{visible} in the DLQ; backing off until {state['next_at']:.0f}",
+            cursor=context.cursor,
+        )
+    backoff = state.get("backoff", REDRIVE_BACKOFF_SECONDS[0])
+    state = {"next_at": now + backoff, "backoff": min(backoff * 2, REDRIVE_BACKOFF_SECONDS[1])}
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(run_key=f"redrive:{int(now)}", tags={"elt/dlq_visible": str(visible)})
+        ],
+        cursor=json.dumps(state),
+    )
+
+
+def defs() -> dg.Definitions:
+    queues = [
+        dg.AssetSpec(EVENTS_QUEUE, group_name="operations", kinds={"sqs"},
+                     description="The events queue between the ingest and transform Lambdas (observed, not materialized)."),
+        dg.AssetSpec(DLQ, group_name="operations", kinds={"sqs"},
+                     description="The events queue's dead-letter queue; dlq_redrive moves its messages back."),
+    ]  # fmt: skip
+    return dg.Definitions(
+        assets=queues, jobs=[dlq_redrive], sensors=[queue_depth, dlq_auto_redrive]
+    )

@@ -1,0 +1,323 @@
+"""The Dagster control plane against a real moto server: assets, checks, sensors, jobs, schedule."""
+
+import datetime as dt
+import json
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+from elt_assets.definitions import build_definitions
+from elt_assets.defs.medallion.assets import bronze_key, gold_key, silver_key
+from elt_assets.defs.operations import DLQ, EVENTS_QUEUE
+from elt_assets.defs.quality import yesterday
+from elt_assets.generate import generate
+from elt_assets.state import summarise
+
+pytestmark = pytest.mark.e2e
+DAY = "2026-01-05"
+
+
+@pytest.fixture
+def env(stack, monkeypatch):
+    for key, value in stack.env().items():
+        monkeypatch.setenv(key, value)
+    return stack
+
+
+@pytest.fixture
+def defs(env):
+    return build_definitions()
+
+
+@pytest.fixture
+def instance(tmp_path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as inst:
+        yield inst
+
+
+def sensor_def(defs, name):
+    """The sensor with its resources bound, as the daemon runs it."""
+    return defs.get_repository_def().get_sensor_def(name)
+
+
+def sensor_context(defs, instance, cursor=None):
+    """A tick's context as the daemon builds it: the definitions and their resources."""
+    return dg.build_sensor_context(
+        instance=instance, definitions=defs, resources=defs.resources, cursor=cursor
+    )
+
+
+def put(stack, key: str, data: bytes) -> None:
+    stack.client("s3").put_object(Bucket=stack.settings.bronze_bucket, Key=key, Body=data)
+
+
+def silver_rows(stack, dataset: str) -> int:
+    return summarise(stack.client("s3"), stack.settings.silver_bucket, dataset).silver_rows
+
+
+def test_definitions_load_with_every_dataset(defs):
+    repo = defs.get_repository_def()
+    keys = repo.asset_graph.get_all_asset_keys()
+    for name in ("shipments", "tracking_events", "invoice_lines", "transactions"):
+        assert {bronze_key(name), silver_key(name), gold_key(name)} <= keys
+        assert {c.name for c in repo.asset_graph.get_check_keys_for_assets([silver_key(name)])} == {
+            "conservation", "quarantine_rate", "schema", "expectations"}  # fmt: skip
+    assert {EVENTS_QUEUE, DLQ, dg.AssetKey(["reports", "daily"])} <= keys
+    assert {"dlq_redrive", "quality_gate", "silver_checks", "daily_report"} <= {
+        j.name for j in repo.get_all_jobs()
+    }
+    assert {"landings", "queue_depth", "dlq_auto_redrive"} <= {s.name for s in repo.sensor_defs}
+    assert repo.get_schedule_def("daily_quality_gate").cron_schedule == "0 2 * * *"
+
+
+def test_loading_the_code_location_does_not_import_great_expectations(env):
+    code = "import sys, elt_assets.definitions; print('great_expectations' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def materialize(defs, instance, keys, day=DAY, checks=True):
+    job = defs.get_repository_def().get_implicit_global_asset_job_def()
+    selection = set(keys)
+    check_keys = set()
+    if checks:
+        for key in keys:
+            check_keys |= set(
+                defs.get_repository_def().asset_graph.get_check_keys_for_assets([key])
+            )
+    return job.get_subset(
+        asset_selection=selection, asset_check_selection=check_keys
+    ).execute_in_process(partition_key=day, instance=instance, raise_on_error=False)
+
+
+def test_replay_is_idempotent_and_matches_the_hot_path(env, defs, instance, runner):
+    file = generate("shipments", "jsonl", 400, bad_ratio=0.02, seed=3)
+    for i in range(3):
+        put(env, f"bronze/shipments/dt={DAY}/part-{i}.jsonl", file.data)
+    runner.drain(timeout=30)
+
+    def listing():
+        contents = env.client("s3").list_objects_v2(Bucket=env.settings.silver_bucket)["Contents"]
+        return sorted(o["Key"] for o in contents)
+
+    after_hot_path = (listing(), silver_rows(env, "shipments"))
+
+    for _ in range(2):
+        result = materialize(defs, instance, [silver_key("shipments")])
+        assert result.success
+    assert (listing(), silver_rows(env, "shipments")) == after_hot_path
+    assert after_hot_path[1] == 3 * (400 - file.bad_total)
+    materialization = instance.get_latest_materialization_event(
+        silver_key("shipments")
+    ).asset_materialization
+    meta = {k: v.value for k, v in materialization.metadata.items()}
+    assert (meta["objects"], meta["lines_in"], meta["rows_quarantined"]) == (
+        3,
+        1200,
+        3 * file.bad_total,
+    )
+    assert meta["rows_out"] == after_hot_path[1] and meta["bytes_in"] == 3 * len(file.data)
+    assert isinstance(meta["seconds"], float)
+
+
+def test_replay_removes_rows_of_deleted_bronze_objects(env, defs, instance):
+    put(env, f"bronze/tracking_events/dt={DAY}/a.jsonl", generate("tracking_events", count=10).data)
+    put(
+        env,
+        f"bronze/tracking_events/dt={DAY}/b.jsonl",
+        generate("tracking_events", count=20, seed=1).data,
+    )
+    materialize(defs, instance, [silver_key("tracking_events")], checks=False)
+    env.client("s3").delete_object(
+        Bucket=env.settings.bronze_bucket, Key=f"bronze/tracking_events/dt={DAY}/b.jsonl"
+    )
+    materialize(defs, instance, [silver_key("tracking_events")], checks=False)
+    assert silver_rows(env, "tracking_events") == 10
+
+
+def test_checks_pass_on_good_data_and_gold_is_written(env, defs, instance):
+    put(
+        env,
+        f"bronze/invoice_lines/dt={DAY}/a.jsonl",
+        generate("invoice_lines", count=80, seed=2).data,
+    )
+    result = materialize(defs, instance, [silver_key("invoice_lines"), gold_key("invoice_lines")])
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations if e.passed} == {
+        "conservation",
+        "quarantine_rate",
+        "schema",
+        "expectations",
+    }
+    summary = json.loads(env.client("s3").get_object(
+        Bucket=env.settings.silver_bucket, Key=f"gold/invoice_lines_daily/dt={DAY}/summary.json")["Body"].read())  # fmt: skip
+    assert summary["rows_out"] == 80
+
+
+def test_a_failing_expectation_blocks_gold_and_says_why(env, defs, instance):
+    good = generate("shipments", count=50, seed=4).data.splitlines()
+    record = json.loads(good[0])
+    record["weight_kg"] = -7.5  # the contract expects 0..30000
+    data = b"\n".join([json.dumps(record).encode(), *good[1:]])
+    put(env, f"bronze/shipments/dt={DAY}/negative.jsonl", data)
+    result = materialize(defs, instance, [silver_key("shipments"), gold_key("shipments")])
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    failed = evaluations["expectations"]
+    assert not failed.passed
+    assert "expect_column_values_to_be_between on weight_kg: 1 rows" in failed.description
+    detail = failed.metadata["failed: expect_column_values_to_be_between(weight_kg)"].value
+    assert detail["unexpected_count"] == 1 and -7.5 in detail["sample"]
+    assert evaluations["conservation"].passed
+    assert gold_key("shipments") not in {
+        m.asset_key
+        for m in result.get_asset_materialization_events()
+        for m in [m.event_specific_data.materialization]
+    }
+    assert instance.get_latest_materialization_event(gold_key("shipments")) is None
+
+
+def test_quarantine_rate_check_fails_above_the_contract_threshold(env, defs, instance):
+    put(
+        env,
+        f"bronze/transactions/dt={DAY}/bad.csv",
+        generate("transactions", "csv", 100, bad_ratio=0.2, seed=5).data,
+    )
+    result = materialize(defs, instance, [silver_key("transactions")])
+    rate = {e.check_name: e for e in result.get_asset_check_evaluations()}["quarantine_rate"]
+    assert not rate.passed
+    assert rate.metadata["quarantine_rate"].value == pytest.approx(0.2)
+    assert rate.metadata["by_reason"].value  # which reasons
+
+
+def test_landings_sensor_reports_partitions_and_requests_their_checks(env, defs, instance, runner):
+    put(env, f"bronze/shipments/dt={DAY}/l1.jsonl", generate("shipments", count=30).data)
+    put(
+        env, "bronze/invoice_lines/dt=2026-01-06/l2.jsonl", generate("invoice_lines", count=12).data
+    )
+    runner.drain(timeout=30)
+    sensor = sensor_def(defs, "landings")
+    with sensor_context(defs, instance) as context:
+        result = sensor.evaluate_tick(context)
+    partitions = {(e.asset_key, e.partition) for e in result.asset_events}
+    assert partitions == {
+        (bronze_key("shipments"), DAY), (silver_key("shipments"), DAY),
+        (bronze_key("invoice_lines"), "2026-01-06"), (silver_key("invoice_lines"), "2026-01-06"),
+    }  # fmt: skip
+    silver_event = next(e for e in result.asset_events if e.asset_key == silver_key("shipments"))
+    assert silver_event.metadata["rows_out"].value == 30
+    requests = sorted(
+        (r.tags["dagster/partition"], r.asset_check_keys[0].asset_key.path[-1])
+        for r in result.run_requests
+    )
+    assert requests == [(DAY, "shipments"), ("2026-01-06", "invoice_lines")]
+    assert {k.name for k in result.run_requests[0].asset_check_keys} == {
+        "conservation",
+        "quarantine_rate",
+        "schema",
+        "expectations",
+    }
+    # The requested run really checks that partition.
+    request = next(r for r in result.run_requests if r.tags["dagster/partition"] == DAY)
+    job = defs.get_repository_def().get_job("silver_checks")
+    run = job.get_subset(asset_check_selection=set(request.asset_check_keys)).execute_in_process(
+        instance=instance, tags=request.tags
+    )
+    assert {(e.check_name, e.partition, e.passed) for e in run.get_asset_check_evaluations()} == {
+        (name, DAY, True) for name in ("conservation", "quarantine_rate", "schema", "expectations")}  # fmt: skip
+    # The landings were consumed: the next tick has nothing, and its work does not grow with the bucket.
+    with sensor_context(defs, instance, result.cursor) as context:
+        again = sensor.evaluate_tick(context)
+    assert again.asset_events == [] and again.run_requests == []
+
+
+def test_queue_depth_sensor_observes_both_queues(env, defs, instance):
+    sqs = env.client("sqs")
+    for i in range(3):
+        sqs.send_message(QueueUrl=env.settings.dlq_url, MessageBody=json.dumps({"n": i}))
+    with sensor_context(defs, instance) as context:
+        result = sensor_def(defs, "queue_depth").evaluate_tick(context)
+    observed = {e.asset_key: e.metadata for e in result.asset_events}
+    assert observed[DLQ]["visible"].value == 3
+    assert observed[EVENTS_QUEUE]["visible"].value == 0
+    assert {"visible", "in_flight", "delayed"} <= set(observed[DLQ])
+
+
+def test_dlq_auto_redrive_requests_the_job_then_backs_off(env, defs, instance):
+    sensor = sensor_def(defs, "dlq_auto_redrive")
+    with sensor_context(defs, instance) as context:
+        assert sensor.evaluate_tick(context).run_requests == []
+    env.client("sqs").send_message(QueueUrl=env.settings.dlq_url, MessageBody="{}")
+    with sensor_context(defs, instance) as context:
+        first = sensor.evaluate_tick(context)
+    assert [r.job_name for r in first.run_requests] in ([None], ["dlq_redrive"])
+    assert len(first.run_requests) == 1
+    with sensor_context(defs, instance, first.cursor) as context:
+        second = sensor.evaluate_tick(context)
+    assert second.run_requests == [] and "backing off" in second.skip_message
+
+
+def test_dlq_redrive_job_moves_every_message_exactly_once(env, defs, instance):
+    sqs = env.client("sqs")
+    bodies = {json.dumps({"n": i}) for i in range(23)}
+    for body in bodies:
+        sqs.send_message(QueueUrl=env.settings.dlq_url, MessageBody=body)
+    result = defs.get_repository_def().get_job("dlq_redrive").execute_in_process(instance=instance)
+    assert result.success
+    assert result.output_for_node("redrive_dlq")["moved"] == 23
+    moved = []
+    while got := sqs.receive_message(QueueUrl=env.settings.queue_url, MaxNumberOfMessages=10).get(
+        "Messages"
+    ):
+        moved.extend(m["Body"] for m in got)
+        sqs.delete_message_batch(QueueUrl=env.settings.queue_url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])  # fmt: skip
+    assert sorted(moved) == sorted(bodies)
+    assert sqs.receive_message(QueueUrl=env.settings.dlq_url).get("Messages") is None
+
+
+def test_the_schedule_targets_yesterday(defs):
+    repo = defs.get_repository_def()
+    schedule = repo.get_schedule_def("daily_quality_gate")
+    when = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
+    with dg.build_schedule_context(scheduled_execution_time=when, repository_def=repo) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == "2026-02-28"
+    assert yesterday(dt.datetime(2026, 1, 1, 2, 0, tzinfo=dt.UTC)) == "2025-12-31"
+
+
+def test_quality_gate_and_report(env, defs, instance):
+    put(
+        env,
+        f"bronze/invoice_lines/dt={DAY}/r.jsonl",
+        generate("invoice_lines", count=40, bad_ratio=0.05, seed=8).data,
+    )
+    materialize(defs, instance, [silver_key("invoice_lines")], checks=False)
+    gate = (
+        defs.get_repository_def()
+        .get_job("quality_gate")
+        .execute_in_process(partition_key=DAY, instance=instance, raise_on_error=False)
+    )
+    assert gate.get_asset_check_evaluations()
+    report = (
+        defs.get_repository_def()
+        .get_job("daily_report")
+        .execute_in_process(partition_key=DAY, instance=instance)
+    )
+    assert report.success
+    keys = [
+        o["Key"]
+        for o in env.client("s3").list_objects_v2(
+            Bucket=env.settings.silver_bucket, Prefix=f"reports/{DAY}/"
+        )["Contents"]
+    ]
+    assert any(k.endswith(".md") for k in keys) and any(k.endswith(".png") for k in keys)
+    meta = instance.get_latest_materialization_event(
+        dg.AssetKey(["reports", "daily"])
+    ).asset_materialization.metadata
+    assert "invoice_lines" in meta["report"].value
+    assert meta["rows_out"].value == 38
