@@ -93,6 +93,208 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     return 0
 
 
+DAGSTER_HOME = Path(".elt") / "dagster_home"
+
+
+def _dagster_home() -> Path:
+    """The Dagster instance `elt dev`, `elt replay` and `elt status` share (DAGSTER_HOME wins)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or DAGSTER_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    import subprocess
+
+    _quiet_lambda_output(args.verbose)
+    from elt_assets.local.runner import LambdaRunner
+    from elt_assets.local.stack import start_stack
+
+    stack = start_stack(args.port, contracts_dir=Settings.from_env().contracts_dir)
+    runner = LambdaRunner(stack).start()
+    env_path = stack.write_env_file(LOCAL_ENV)
+    env = {**os.environ, **stack.env(), "DAGSTER_HOME": str(_dagster_home())}
+    target = (
+        ["-w", "workspace.yaml"]
+        if Path("workspace.yaml").is_file()
+        else ["-m", "elt_assets.definitions"]
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        *target,
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(args.dagster_port),
+    ]
+    print(f"embedded stack on {stack.endpoint}; settings in {env_path}")
+    print(
+        f"starting Dagster: http://127.0.0.1:{args.dagster_port} (Ctrl-C stops everything)",
+        flush=True,
+    )
+    dagster = subprocess.Popen(command, env=env)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.is_set() and dagster.poll() is None:
+            stop.wait(0.5)
+    finally:
+        if dagster.poll() is None:
+            dagster.send_signal(signal.SIGINT)
+            try:
+                dagster.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                dagster.kill()
+        runner.stop()
+        stack.stop()
+        env_path.unlink(missing_ok=True)
+        print("stopped")
+    return 0 if stop.is_set() else (dagster.returncode or 0)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    start, end = _date(args.start, "--start"), _date(args.end or args.start, "--end")
+    if end < start:
+        msg = f"--end {end} is before --start {start}"
+        raise UsageError(msg)
+    settings = _settings()
+    from lambda_bridge.contracts import ContractRegistry
+
+    registry = ContractRegistry.load(settings.contracts_dir)
+    if args.dataset not in registry:
+        msg = f"unknown dataset {args.dataset!r} (known: {', '.join(registry.names)})"
+        raise UsageError(msg)
+    _dagster_home()
+    import dagster as dg
+
+    from elt_assets.definitions import build_definitions
+    from elt_assets.defs.medallion.assets import silver_key
+
+    defs = build_definitions(registry)
+    repo = defs.get_repository_def()
+    key = silver_key(args.dataset)
+    checks = set(repo.asset_graph.get_check_keys_for_assets([key])) if not args.no_checks else set()
+    job = repo.get_implicit_global_asset_job_def().get_subset(
+        asset_selection={key}, asset_check_selection=checks
+    )
+    failures = 0
+    with dg.DagsterInstance.get() as instance:
+        day = start
+        while day <= end:
+            # One run per partition: each day's checks are recorded against that day.
+            result = job.execute_in_process(
+                partition_key=day.isoformat(), instance=instance, raise_on_error=False,
+                tags={"elt/trigger": "elt replay"},
+            )  # fmt: skip
+            event = instance.get_latest_materialization_event(key)
+            meta = (
+                {k: v.value for k, v in event.asset_materialization.metadata.items()}
+                if event
+                else {}
+            )
+            failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+            failures += (not result.success) + len(failed)
+            print(
+                f"{args.dataset} dt={day}: {meta.get('objects', 0)} objects, {meta.get('rows_out', 0)} rows, "
+                f"{meta.get('rows_quarantined', 0)} quarantined in {meta.get('seconds', 0)}s"
+                + (f"; checks failed: {', '.join(failed)}" if failed else "")
+                + ("" if result.success else "; the run failed (see dagster)")
+            )
+            day += dt.timedelta(days=1)
+    return 1 if failures else 0
+
+
+def _date(text: str, flag: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except (TypeError, ValueError):
+        msg = f"{flag} must be a date like 2026-01-05, got {text!r}"
+        raise UsageError(msg) from None
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    import boto3
+
+    from elt_assets.redrive import redrive
+
+    settings = Settings.from_env().require("queue_url", "dlq_url")
+    result = redrive(
+        boto3.client("sqs"),
+        settings.dlq_url,
+        settings.queue_url,
+        max_messages=args.max,
+        dry_run=args.dry_run,
+    )
+    verb = "would move" if args.dry_run else "moved"
+    count = result.seen if args.dry_run else result.moved
+    print(
+        f"{verb} {count} messages from the DLQ to the events queue ({result.method}); failed {result.failed}"
+    )
+    for error in result.errors[:5]:
+        print(f"  {error}", file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import boto3
+
+    from elt_assets.state import latest_partitions, queue_depths
+    from lambda_bridge.contracts import ContractRegistry
+
+    settings = Settings.from_env().require("silver_bucket", "queue_url", "dlq_url")
+    sqs, s3 = boto3.client("sqs"), boto3.client("s3")
+    queue, dlq = queue_depths(sqs, settings.queue_url), queue_depths(sqs, settings.dlq_url)
+    print(f"events queue  {queue['visible']} visible, {queue['in_flight']} in flight")
+    print(
+        f"DLQ           {dlq['visible']} visible"
+        + ("  (run `elt redrive`)" if dlq["visible"] else "")
+    )
+    outcomes = _check_outcomes_by_partition()
+    print(f"\n{'dataset':<16}{'dt':<12}{'objects':>8}{'rows':>10}{'quarant.':>10}  checks")
+    for contract in ContractRegistry.load(settings.contracts_dir):
+        days = latest_partitions(s3, settings.silver_bucket, contract.name, args.days)
+        if not days:
+            print(f"{contract.name:<16}{'-':<12}{0:>8}{0:>10}{0:>10}  -")
+        for day, totals in days:
+            found = outcomes(day, contract.name)
+            if not found:
+                verdict = "not run"
+            elif all(o.passed for o in found):
+                verdict = f"passed {len(found)}/{len(found)}"
+            else:
+                verdict = "FAILED: " + ", ".join(o.name for o in found if not o.passed)
+            print(
+                f"{contract.name:<16}{day:<12}{totals['objects']:>8}{totals['rows_out']:>10,}{totals['rows_quarantined']:>10,}  {verdict}"
+            )
+    return 0
+
+
+def _check_outcomes_by_partition():
+    """Check outcomes from the Dagster instance, when there is one (elt dev / elt replay made it)."""
+    home = os.environ.get("DAGSTER_HOME") or (str(DAGSTER_HOME) if DAGSTER_HOME.is_dir() else "")
+    if not home:
+        return lambda day, dataset: []
+    os.environ["DAGSTER_HOME"] = str(Path(home).resolve())
+    import dagster as dg
+
+    from elt_assets.check_outcomes import latest_check_outcomes
+
+    instance = dg.DagsterInstance.get()
+    cache: dict[str, list] = {}
+
+    def lookup(day: str, dataset: str) -> list:
+        if day not in cache:
+            cache[day] = latest_check_outcomes(instance, day)
+        return [o for o in cache[day] if o.dataset == dataset]
+
+    return lookup
+
+
 def cmd_gen_events(args: argparse.Namespace) -> int:
     from elt_assets.generate import generate
 
@@ -193,6 +395,36 @@ def build_parser() -> argparse.ArgumentParser:
     where_cmd.add_argument("uri", help="s3://bucket/key of the bronze object")
     where_cmd.add_argument("--version-id", help="a specific version (default: the current one)")
     where_cmd.set_defaults(func=cmd_where, local=False)
+
+    dev = sub.add_parser("dev", help="the embedded stack plus `dagster dev` on the same resources")
+    dev.add_argument("--port", type=int, default=0, help="moto server port (default: a free one)")
+    dev.add_argument(
+        "--dagster-port", type=int, default=3000, help="Dagster UI port (default 3000)"
+    )
+    dev.add_argument("--verbose", action="store_true", help="show the Lambdas' logs and metrics")
+    dev.set_defaults(func=cmd_dev, local=True)
+
+    replay = sub.add_parser(
+        "replay", help="replay a dataset over a date range (silver partitions and their checks)"
+    )
+    replay.add_argument("--dataset", required=True)
+    replay.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+    replay.add_argument("--end", help="last day, inclusive (default: --start)")
+    replay.add_argument(
+        "--no-checks", action="store_true", help="materialize silver without running its checks"
+    )
+    replay.set_defaults(func=cmd_replay, local=False)
+
+    redrive_cmd = sub.add_parser("redrive", help="move DLQ messages back to the events queue")
+    redrive_cmd.add_argument("--max", type=int, help="move at most this many")
+    redrive_cmd.add_argument("--dry-run", action="store_true", help="count, move nothing")
+    redrive_cmd.set_defaults(func=cmd_redrive, local=False)
+
+    status = sub.add_parser("status", help="queue/DLQ depths and the latest partitions per dataset")
+    status.add_argument(
+        "--days", type=int, default=3, help="how many recent partitions per dataset"
+    )
+    status.set_defaults(func=cmd_status, local=False)
     return parser
 
 

@@ -169,3 +169,51 @@ def test_the_env_file_format(tmp_path):
     path = Path(tmp_path) / "x.env"
     path.write_text("# comment\nA=1\nB = two=2\n\n")
     assert load_env_file(path) == {"A": "1", "B": "two=2"}
+
+
+@pytest.fixture
+def stack_env(stack, monkeypatch, tmp_path):
+    for key, value in stack.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.chdir(tmp_path)
+    return stack
+
+
+@pytest.mark.e2e
+def test_replay_status_and_redrive_verbs(stack_env):
+    stack = stack_env
+    s3 = stack.client("s3")
+    for day, count in (("2026-01-05", 20), ("2026-01-06", 15)):
+        s3.put_object(Bucket=stack.settings.bronze_bucket, Key=f"bronze/shipments/dt={day}/a.jsonl",
+                      Body=generate("shipments", count=count, seed=count).data)  # fmt: skip
+    code, out, err = run(
+        "replay", "--dataset", "shipments", "--start", "2026-01-05", "--end", "2026-01-06"
+    )
+    assert code == 0, err
+    assert "shipments dt=2026-01-05: 1 objects, 20 rows, 0 quarantined" in out
+    assert "shipments dt=2026-01-06: 1 objects, 15 rows" in out
+
+    code, out, _ = run("status")
+    assert code == 0
+    assert "DLQ           0 visible" in out
+    lines = [line for line in out.splitlines() if line.startswith("shipments")]
+    assert lines[0].split()[:4] == ["shipments", "2026-01-06", "1", "15"]
+    assert "passed 4/4" in lines[0] and "passed 4/4" in lines[1]
+
+    sqs = stack.client("sqs")
+    for i in range(4):
+        sqs.send_message(QueueUrl=stack.settings.dlq_url, MessageBody=json.dumps({"n": i}))
+    assert run("redrive", "--dry-run")[1].startswith("would move 4 messages")
+    code, out, _ = run("redrive", "--max", "3")
+    assert code == 0 and out.startswith("moved 3 messages")
+    assert "DLQ           1 visible  (run `elt redrive`)" in run("status")[1]
+
+
+def test_replay_refuses_bad_arguments(stack_env):
+    assert (
+        "unknown dataset 'nope'" in run("replay", "--dataset", "nope", "--start", "2026-01-05")[2]
+    )
+    assert "--end 2026-01-01 is before --start 2026-01-05" in run(
+        "replay", "--dataset", "shipments", "--start", "2026-01-05", "--end", "2026-01-01")[2]  # fmt: skip
+    assert "must be a date" in run("replay", "--dataset", "shipments", "--start", "Jan 5")[2]
