@@ -6,8 +6,10 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -136,7 +138,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
         f"starting Dagster: http://127.0.0.1:{args.dagster_port} (Ctrl-C stops everything)",
         flush=True,
     )
-    dagster = subprocess.Popen(command, env=env)
+    # Its own session, so stopping it reaches the webserver, daemon and code servers it starts,
+    # however `elt dev` itself was signalled.
+    dagster = subprocess.Popen(command, env=env, start_new_session=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -144,17 +148,35 @@ def cmd_dev(args: argparse.Namespace) -> int:
         while not stop.is_set() and dagster.poll() is None:
             stop.wait(0.5)
     finally:
-        if dagster.poll() is None:
-            dagster.send_signal(signal.SIGINT)
-            try:
-                dagster.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                dagster.kill()
+        _stop_process_group(dagster)
         runner.stop()
         stack.stop()
         env_path.unlink(missing_ok=True)
         print("stopped")
     return 0 if stop.is_set() else (dagster.returncode or 0)
+
+
+def _stop_process_group(process: Any) -> None:
+    """SIGINT to the whole group (what Ctrl-C sends), then SIGTERM, then SIGKILL."""
+    import subprocess
+
+    for sig, wait in ((signal.SIGINT, 30), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # The leader is gone; give the rest of the group the same chance before moving on.
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

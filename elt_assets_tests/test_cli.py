@@ -217,3 +217,41 @@ def test_replay_refuses_bad_arguments(stack_env):
     assert "--end 2026-01-01 is before --start 2026-01-05" in run(
         "replay", "--dataset", "shipments", "--start", "2026-01-05", "--end", "2026-01-01")[2]  # fmt: skip
     assert "must be a date" in run("replay", "--dataset", "shipments", "--start", "Jan 5")[2]
+
+
+@pytest.mark.e2e
+def test_elt_dev_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ELT_", "DAGSTER_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "elt_assets.cli", "dev", "--dagster-port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 150
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the Dagster UI did not come up on port {port}")
+                time.sleep(1)
+        assert (tmp_path / ".elt" / "local.env").is_file()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    assert "stopped" in out
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5)
+    # pgrep exits 1 when nothing matches: no webserver, daemon or code server is left behind.
+    leftovers = subprocess.run(
+        ["pgrep", "-f", "--", f"port {port}"], capture_output=True, text=True
+    )
+    assert leftovers.returncode == 1, leftovers.stdout
+    assert not (tmp_path / ".elt" / "local.env").exists()
