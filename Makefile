@@ -3,8 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The Lambda runtime the zips are built for. python3.12 runs on Amazon Linux 2023; python3.11
+# runs on Amazon Linux 2, whose glibc 2.26 is too old for the locked pyarrow and numpy wheels.
+LAMBDA_PYTHON ?= 3.12
+LAMBDA_ARCH   ?= x86_64
 
-.PHONY: install demo test test-fast lint format local clean
+.PHONY: install demo test test-fast lint format local clean build tf-check
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,11 +22,17 @@ install: $(STAMP)  ## create .venv with the pinned dependencies and the project
 demo: $(STAMP)  ## the whole pipeline on the embedded stack, with a printed summary
 	$(BIN)/elt demo
 
-test: $(STAMP)  ## every test, end to end ones included (what CI runs)
+test: $(STAMP) tf-check  ## every test, end to end ones included, and the Terraform checks (what CI runs)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)  ## the tests without the end-to-end ones
 	$(BIN)/python -m pytest -q -m "not e2e"
+
+build: $(STAMP)  ## dist/ingest.zip + dist/transform.zip (LAMBDA_PYTHON=3.11|3.12 LAMBDA_ARCH=x86_64|arm64)
+	$(BIN)/python deploy/build.py --python $(LAMBDA_PYTHON) --arch $(LAMBDA_ARCH)
+
+tf-check: $(STAMP)  ## checkov over deploy/terraform (own venv), then the tests that parse the HCL
+	PYTHON=$(PYTHON) bash deploy/tf_check.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,4 +46,4 @@ local: $(STAMP)  ## the embedded stack in the foreground (writes .elt/local.env)
 	$(BIN)/elt local up
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .elt dist build *.egg-info
+	rm -rf $(VENV) .venv-tools .pytest_cache .ruff_cache .hypothesis .elt dist build *.egg-info

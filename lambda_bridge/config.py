@@ -71,6 +71,7 @@ class Settings:
             "queue_url": ENV_QUEUE_URL,
             "dlq_url": ENV_DLQ_URL,
             "idempotency_table": ENV_IDEMPOTENCY_TABLE,
+            "landings_queue_url": ENV_LANDINGS_QUEUE_URL,
         }
         missing = [names[f] for f in fields if not getattr(self, f)]
         if missing:

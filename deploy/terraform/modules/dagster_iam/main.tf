@@ -1,0 +1,89 @@
+# What the Dagster control plane does against the deployed pipeline: sense and replay bronze,
+# read and write silver (replays, checks, gold), watch the queues, redrive the DLQ, consume the
+# landings queue, and look up idempotency records (`elt where`).
+data "aws_iam_policy_document" "this" {
+  statement {
+    sid       = "ListBronze"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
+    resources = [var.bronze_bucket_arn]
+  }
+
+  statement {
+    sid       = "ReadBronzeObjects"
+    effect    = "Allow"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${var.bronze_bucket_arn}/bronze/*"]
+  }
+
+  statement {
+    sid       = "ListSilver"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [var.silver_bucket_arn]
+  }
+
+  statement {
+    sid       = "ReadWriteSilverObjects"
+    effect    = "Allow"
+    actions   = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    resources = ["${var.silver_bucket_arn}/*"]
+  }
+
+  statement {
+    sid       = "WatchQueues"
+    effect    = "Allow"
+    actions   = ["sqs:GetQueueAttributes"]
+    resources = [var.queue_arn, var.dlq_arn]
+  }
+
+  # Redrive by StartMessageMoveTask where SQS has it, by receive -> send -> delete elsewhere.
+  statement {
+    sid    = "RedriveFromDlq"
+    effect = "Allow"
+    actions = [
+      "sqs:CancelMessageMoveTask",
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:ListMessageMoveTasks",
+      "sqs:ReceiveMessage",
+      "sqs:StartMessageMoveTask",
+    ]
+    resources = [var.dlq_arn]
+  }
+
+  statement {
+    sid       = "RedriveToQueue"
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage"]
+    resources = [var.queue_arn]
+  }
+
+  statement {
+    sid       = "ConsumeLandings"
+    effect    = "Allow"
+    actions   = ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+    resources = [var.landings_queue_arn]
+  }
+
+  statement {
+    sid       = "ReadIdempotencyRecords"
+    effect    = "Allow"
+    actions   = ["dynamodb:GetItem"]
+    resources = [var.idempotency_table_arn]
+  }
+
+  statement {
+    sid       = "UseDataKey"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+}
+
+resource "aws_iam_policy" "this" {
+  name        = var.policy_name
+  description = "Dagster control plane of the ELT pipeline: bronze read, silver read/write, DLQ redrive."
+  policy      = data.aws_iam_policy_document.this.json
+  tags        = var.tags
+}

@@ -1,0 +1,45 @@
+variable "policy_name" {
+  type        = string
+  description = "Name of the IAM policy."
+}
+
+variable "bronze_bucket_arn" {
+  type        = string
+  description = "ARN of the bronze bucket."
+}
+
+variable "silver_bucket_arn" {
+  type        = string
+  description = "ARN of the silver bucket."
+}
+
+variable "queue_arn" {
+  type        = string
+  description = "ARN of the events queue."
+}
+
+variable "dlq_arn" {
+  type        = string
+  description = "ARN of the dead-letter queue."
+}
+
+variable "landings_queue_arn" {
+  type        = string
+  description = "ARN of the landings queue (silver manifest notifications)."
+}
+
+variable "idempotency_table_arn" {
+  type        = string
+  description = "ARN of the idempotency table."
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "ARN of the KMS key encrypting the buckets, queues and table."
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags for the policy."
+  default     = {}
+}
