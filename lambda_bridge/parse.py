@@ -29,7 +29,7 @@ BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b\x08"  # RFC 1952: ID1, ID2 and CM=8 (deflate), the only method
 JSON_WHITESPACE = b" \t\r\n"
 RAW_LIMIT = 64 * 1024
-_MAX_BLOCK = 16 << 20
+READ_BLOCK = 4 << 20
 _INT64 = (-(2**63), 2**63 - 1)
 _INT32 = (-(2**31), 2**31 - 1)
 
@@ -155,8 +155,18 @@ def _read_schema(contract: Contract) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _read_json(buf: bytes, schema: pa.Schema) -> pa.Table:
-    block = min(max(len(buf) + 1, 1 << 20), _MAX_BLOCK)
+def _read_json(buf: bytes | memoryview, schema: pa.Schema) -> pa.Table:
+    # Blocks of a few MB parse in parallel and stay in cache; a record longer than a block
+    # ("straddling object") is read again with one block for the whole buffer.
+    try:
+        return _read_json_blocks(buf, schema, READ_BLOCK)
+    except pa.ArrowInvalid as exc:
+        if "straddl" not in str(exc) or len(buf) < READ_BLOCK:
+            raise
+    return _read_json_blocks(buf, schema, len(buf) + 1)
+
+
+def _read_json_blocks(buf: bytes | memoryview, schema: pa.Schema, block: int) -> pa.Table:
     return pj.read_json(
         pa.BufferReader(buf),
         read_options=pj.ReadOptions(block_size=block),
@@ -165,19 +175,20 @@ def _read_json(buf: bytes, schema: pa.Schema) -> pa.Table:
 
 
 _NULL_LINE = re.compile(rb"\n[ \t\r]*null")
+_FIRST_CONTENT = re.compile(rb"[^ \t\r\n]")
 
 
 def _has_null_line(data: bytes) -> bool:
     """A line that is only `null` crashes pyarrow's reader when first, and reads as a row of
-    nulls elsewhere; such files take the per-line path, where `null` is `not_an_object`."""
+    nulls elsewhere; such files take the isolating path, where `null` is `not_an_object`."""
     return data.lstrip(b" \t\r")[:4] == b"null" or _NULL_LINE.search(data) is not None
 
 
-def _is_utf8(data: bytes) -> bool:
+def _is_utf8(data: bytes | memoryview) -> bool:
     """Whole-object UTF-8 check, zero-copy through Arrow's validator (several GB/s).
 
     pyarrow's JSON reader does not validate UTF-8, so without this a bad byte would reach
-    silver; a file that fails takes the per-line path, where the line is `encoding`.
+    silver; a file that fails takes the isolating path, where the line is `encoding`.
     """
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64).tobytes())
     view = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)])
@@ -190,45 +201,193 @@ def _is_utf8(data: bytes) -> bool:
 
 def _parse_jsonl(data: bytes, contract: Contract) -> ParseResult:
     schema = _read_schema(contract)
-    if not data.strip(JSON_WHITESPACE):
+    if _FIRST_CONTENT.search(data) is None:
         return ParseResult(_empty(contract), np.empty(0, np.int64), [], 0)
-    table = None
-    if _is_utf8(data) and not _has_null_line(data):
+    utf8 = _is_utf8(data)
+    if utf8 and not _has_null_line(data):
         try:
             table = _read_json(data, schema)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             table = None
-    if table is not None:
-        line_nos = _nonblank_line_numbers(data, table.num_rows)
-        if line_nos is not None:
-            physical: list[bytes] = []
-
-            def raw_of(no: int) -> bytes:
-                if not physical:
-                    physical.extend(data.split(b"\n"))
-                return physical[no - 1].rstrip(b"\r")
-
-            return _finish(table, line_nos, contract, raw_of, [], len(line_nos))
-    return _parse_lines(data.split(b"\n"), contract)
+        if table is not None:
+            physical = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+            if physical == table.num_rows:  # one value per line, no blank line: the common case
+                line_nos = np.arange(1, physical + 1, dtype=np.int64)
+                return _finish(table, line_nos, contract, _lazy_raw(data), [], physical)
+            index = _LineIndex(data)
+            if len(index.numbers) == table.num_rows and not index.special:
+                return _finish(table, index.numbers, contract, index.raw, [], table.num_rows)
+    return _parse_isolating(data, contract, utf8)
 
 
-def _nonblank_line_numbers(data: bytes, expected: int) -> np.ndarray | None:
-    """1-based numbers of the non-blank physical lines, or None if they are not `expected` many.
+def _lazy_raw(data: bytes) -> Callable[[int], bytes]:
+    """Raw lines by number, indexing the object only if a row is actually quarantined."""
+    built: list[_LineIndex] = []
 
-    pyarrow skips blank lines, so its rows map onto the non-blank lines in order, unless a
-    physical line held more or less than one JSON value; then the per-line path decides.
+    def raw(no: int) -> bytes:
+        if not built:
+            built.append(_LineIndex(data))
+        return built[0].raw(no)
+
+    return raw
+
+
+class _LineIndex:
+    """Where each non-blank physical line of an object starts and ends, built with numpy.
+
+    Attributes:
+        starts, ends: Byte offsets of the non-blank lines (ends exclude the newline).
+        numbers: Their 1-based physical line numbers.
+        special: Positions (into the arrays) of lines that start with a BOM: valid JSON only
+            once the BOM is stripped, so they are handled one by one.
     """
-    physical = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    if physical == expected:
-        return np.arange(1, expected + 1, dtype=np.int64)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == 10)
-    starts = np.concatenate(([0], newlines + 1))
-    ends = np.concatenate((newlines, [len(buf)]))
-    significant = ~((buf == 32) | (buf == 9) | (buf == 13) | (buf == 10))
-    cumulative = np.concatenate(([0], np.cumsum(significant, dtype=np.int64)))
-    nonblank = np.flatnonzero(cumulative[ends] - cumulative[starts] > 0) + 1
-    return nonblank.astype(np.int64) if len(nonblank) == expected else None
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        buf = np.frombuffer(data, dtype=np.uint8)
+        newlines = np.flatnonzero(buf == 10)
+        starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
+        ends = np.concatenate((newlines, [len(buf)])).astype(np.int64)
+        numbers = np.arange(1, len(starts) + 1, dtype=np.int64)
+        nonempty = starts < ends
+        first = buf[np.minimum(starts, max(len(buf) - 1, 0))] if len(buf) else np.zeros(0, np.uint8)
+        # Most lines start with their content; only those starting with whitespace or a BOM
+        # byte need a closer look, one by one.
+        unusual = nonempty & np.isin(first, (32, 9, 13, 0xEF))
+        keep = nonempty & ~unusual
+        special: list[int] = []
+        for i in np.flatnonzero(unusual):
+            line = data[starts[i] : ends[i]]
+            if _content(line):
+                keep[i] = True
+                if line.strip(JSON_WHITESPACE).startswith(BOM):
+                    special.append(i)
+        positions = np.flatnonzero(keep)
+        self.starts, self.ends, self.numbers = (
+            starts[positions],
+            ends[positions],
+            numbers[positions],
+        )
+        self.special = [int(k) for k in np.searchsorted(positions, special)] if special else []
+
+    def raw(self, no: int) -> bytes:
+        k = int(np.searchsorted(self.numbers, no))
+        return self.data[self.starts[k] : self.ends[k]].rstrip(b"\r")
+
+    def line(self, k: int) -> bytes:
+        return self.data[self.starts[k] : self.ends[k]]
+
+
+_ELEMENT = re.compile(r"\$\[(\d+)\]")
+_BYTE = re.compile(r"\(byte (\d+)\)")
+_UTF8_CHUNK = 8192
+
+
+def _parse_isolating(data: bytes, contract: Contract, utf8: bool) -> ParseResult:
+    """Find the bad lines without a Python loop over every line, then read the rest vectorised.
+
+    msgspec's `decode_lines` validates a run of lines in one C call and stops at the first bad
+    one; that line is confirmed by the same per-line classifier as everywhere else, and decoding
+    resumes after it. Anything unexpected falls back to the plain per-line path.
+    """
+    index = _LineIndex(data)
+    decoder = _decoder(contract)
+    n = len(index.numbers)
+    excluded: dict[int, tuple[ErrorCode, str] | None] = {}
+    if not utf8:
+        for k in _lines_with_invalid_utf8(data, index):
+            excluded[k] = _classify(decoder, _content(index.line(k)))
+    for k in index.special:
+        excluded.setdefault(k, _classify(decoder, _content(index.line(k))))
+    bad: dict[int, tuple[ErrorCode, str]] = {k: v for k, v in excluded.items() if v is not None}
+    runs, start = [], 0
+    for k in sorted(excluded):
+        runs.append((start, k))
+        start = k + 1
+    runs.append((start, n))
+    view = memoryview(data)
+    good_runs: list[tuple[int, int]] = []
+    for lo, hi in runs:
+        i = lo
+        while i < hi:
+            try:
+                decoder.decode_lines(view[index.starts[i] : index.ends[hi - 1]])
+            except msgspec.ValidationError as exc:
+                found = _ELEMENT.search(str(exc))
+                candidates = [i + int(found.group(1))] if found else []
+            except msgspec.DecodeError as exc:
+                found = _BYTE.search(str(exc))
+                at = index.starts[i] + int(found.group(1)) if found else index.ends[hi - 1]
+                j = int(np.searchsorted(index.starts, at, side="right")) - 1
+                candidates = [c for c in (j - 1, j) if i <= c < hi]
+            except UnicodeDecodeError:
+                candidates = []
+            else:
+                good_runs.append((i, hi))
+                break
+            flagged = []
+            for c in candidates:
+                verdict = _classify(decoder, _content(index.line(c)))
+                if verdict is not None:
+                    bad[c] = verdict
+                    flagged.append(c)
+            if not flagged:  # the error did not point at a line that is bad on its own
+                return _parse_lines(data.split(b"\n"), contract)
+            if flagged[0] > i:
+                good_runs.append((i, flagged[0]))
+            i = flagged[-1] + 1
+    specials_ok = [k for k in index.special if k not in bad]
+    pieces: list[tuple[int, bytes | memoryview, np.ndarray]] = [
+        (lo, view[index.starts[lo] : index.ends[hi - 1]], index.numbers[lo:hi])
+        for lo, hi in good_runs
+        if hi > lo
+    ]
+    pieces += [(k, _content(index.line(k)), index.numbers[k : k + 1]) for k in specials_ok]
+    pieces.sort(key=lambda piece: piece[0])
+    lines_in = n
+    bad_lines = [
+        BadLine(int(index.numbers[k]), code, error, index.line(k).rstrip(b"\r"))
+        for k, (code, error) in sorted(bad.items())
+    ]
+    schema = _read_schema(contract)
+    line_nos = np.concatenate([p[2] for p in pieces]) if pieces else np.empty(0, np.int64)
+    try:
+        table = (
+            _read_json(b"\n".join(p[1] for p in pieces), schema) if pieces else schema.empty_table()
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        table = None
+    if table is None or table.num_rows != len(line_nos):
+        # pyarrow is stricter than msgspec here (a duplicate key, two values on a line):
+        # read the good lines one by one where they disagree.
+        tables: list[pa.Table] = []
+        nos: list[int] = []
+        lines = [_content(index.raw(int(no))) for no in line_nos]
+        _read_isolating(lines, [int(no) for no in line_nos], schema, tables, nos, bad_lines)
+        table = pa.concat_tables(tables) if tables else schema.empty_table()
+        line_nos = np.asarray(nos, dtype=np.int64)
+    return _finish(table, line_nos, contract, index.raw, bad_lines, lines_in)
+
+
+def _lines_with_invalid_utf8(data: bytes, index: _LineIndex) -> list[int]:
+    """Lines holding bytes that are not UTF-8, checked a few KB at a time (most chunks pass)."""
+    found: list[int] = []
+    pos, size = 0, len(data)
+    while pos < size:
+        end = data.find(b"\n", min(pos + _UTF8_CHUNK, size))
+        end = size if end < 0 else end
+        try:
+            str(memoryview(data)[pos:end], "utf-8")
+        except UnicodeDecodeError:
+            lo = int(np.searchsorted(index.starts, pos))
+            hi = int(np.searchsorted(index.starts, end, side="right"))
+            for k in range(lo, hi):
+                try:
+                    index.line(k).decode("utf-8")
+                except UnicodeDecodeError:
+                    found.append(k)
+        pos = end + 1
+    return found
 
 
 def _parse_json_document(data: bytes, contract: Contract) -> ParseResult:
@@ -551,8 +710,13 @@ _CAST_PATTERNS = {
     "int": r"^[+-]?\d+$",
     "float": r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$",
     "bool": r"^(?i:true|false|1|0)$",
-    "date": r"^\d{4}-\d{2}-\d{2}$",
-    "timestamp": r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$",
+    # Field ranges in the screen keep impossible values (month 13, hour 99) from reaching the
+    # bisecting cast; only the rare calendar error (February 30) gets that far.
+    "date": r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$",
+    "timestamp": (
+        r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3])"
+        r"(:[0-5]\d(:([0-5]\d|60)(\.\d{1,9})?)?)?(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?$"
+    ),
     "decimal": r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$",
 }
 _OFFSET = r"(Z|[+-]\d{2}(:?\d{2})?)$"
@@ -586,6 +750,12 @@ def cast_strings(
     n = len(values)
     if pa.types.is_string(target):
         return values, np.zeros(n, dtype=bool)
+    if not pa.types.is_boolean(target):
+        # The common case, every value well formed, costs one cast; screening only on failure.
+        try:
+            return pc.cast(values, target), np.zeros(n, dtype=bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     failed = np.zeros(n, dtype=bool)
     present = _mask(pc.is_valid(values))
     pattern = _pattern_for(target)

@@ -154,3 +154,38 @@ def test_csv_conserves_every_row(rows):
     assert silver.isdisjoint({b.line for b in result.bad})
     valid = {no for no, (kind, _) in enumerate(rows, 2) if kind == "valid"}
     assert valid <= silver
+
+
+@st.composite
+def timestampish(draw) -> str:
+    """Mostly plausible ISO 8601 timestamps, with parts dropped, malformed or out of range."""
+    two = st.integers(0, 99).map(lambda n: f"{n:02d}")
+    date = f"{draw(st.integers(1990, 2100))}-{draw(st.integers(1, 12).map(lambda n: f'{n:02d}') | two)}-{draw(st.integers(1, 28).map(lambda n: f'{n:02d}') | two)}"
+    if draw(st.booleans()):
+        return date
+    sep = draw(st.sampled_from(["T", " ", "t"]))
+    time = draw(st.integers(0, 23).map(lambda n: f"{n:02d}") | two)
+    for _ in range(draw(st.integers(0, 2))):
+        time += draw(st.sampled_from([":", ""])) + draw(
+            st.integers(0, 59).map(lambda n: f"{n:02d}") | two
+        )
+    if draw(st.booleans()):
+        time += draw(st.sampled_from([".", ","])) + draw(st.text("0123456789", max_size=10))
+    zone = draw(st.sampled_from(["", "Z", "z", "+01:00", "-0530", "+01", "+24:00"]))
+    return date + sep + time + zone
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=timestampish() | st.text(max_size=25), target=st.sampled_from(["timestamp", "date"]))
+def test_a_cast_verdict_does_not_depend_on_the_rest_of_the_column(value, target):
+    """A whole column casts directly; one with a bad value is screened first. Same verdicts."""
+    import pyarrow as pa
+
+    from lambda_bridge.contracts import parse_type
+    from lambda_bridge.parse import cast_strings
+
+    arrow_type = parse_type(target)
+    alone, alone_failed = cast_strings(pa.array([value]), arrow_type)
+    mixed, mixed_failed = cast_strings(pa.array([value, "not a time"]), arrow_type)
+    assert bool(alone_failed[0]) == bool(mixed_failed[0]), value
+    assert alone[0].as_py() == mixed[0].as_py()
