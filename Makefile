@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 LAMBDA_PYTHON ?= 3.12
 LAMBDA_ARCH   ?= x86_64
 
-.PHONY: install demo test test-fast lint format local clean build tf-check
+.PHONY: install demo test test-fast lint format local clean build tf-check bench bench-quick
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ build: $(STAMP)  ## dist/ingest.zip + dist/transform.zip (LAMBDA_PYTHON=3.11|3.1
 tf-check: $(STAMP)  ## checkov over deploy/terraform (own venv), then the tests that parse the HCL
 	PYTHON=$(PYTHON) bash deploy/tf_check.sh
 
+bench: $(STAMP)  ## benchmarks against their baselines (< 10 min): BENCHMARKS.md, bench/results.json
+	$(BIN)/python -m bench.run
+
+bench-quick: $(STAMP)  ## the same tables on small data (< 2 min)
+	$(BIN)/python -m bench.run --quick
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -46,4 +52,4 @@ local: $(STAMP)  ## the embedded stack in the foreground (writes .elt/local.env)
 	$(BIN)/elt local up
 
 clean:
-	rm -rf $(VENV) .venv-tools .pytest_cache .ruff_cache .hypothesis .elt dist build *.egg-info
+	rm -rf $(VENV) .venv-tools bench/data .pytest_cache .ruff_cache .hypothesis .elt dist build *.egg-info

@@ -1,0 +1,140 @@
+"""Section 2: peak memory (RSS) of one transform of the large file, and the Lambda size it implies.
+
+ru_maxrss only ever grows, so every measurement is its own fresh process: it loads what the
+candidate needs, reads the file, notes the peak so far, transforms once and notes the peak.
+"""
+
+import math
+import resource
+from typing import Any
+
+from bench.common import MIB, Figure, run_worker
+from bench.report import Section, figure_table, number
+
+HEADROOM = 1.3
+LAMBDA_STEP_MB = 128  # Lambda takes any size in 1 MB steps; 128 MB steps keep the advice round
+LAMBDA_MIN_MB, LAMBDA_MAX_MB = 128, 10_240
+ONE_VCPU_MB = 1_769  # Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MIB  # Linux: KiB
+
+
+# -- worker side -----------------------------------------------------------------------------
+
+
+def measure(payload: dict[str, Any]) -> dict[str, Any]:
+    """Worker entry: peak RSS before and after one transform of `payload["path"]`."""
+    from pathlib import Path
+
+    if payload["candidate"] == "ours":
+        # The handler module, so the peak includes what a warm transform Lambda has loaded.
+        import lambda_bridge.transform  # noqa: F401
+        from bench.ours import ours as transform
+    else:
+        from bench.baselines import floor as transform
+    data = Path(payload["path"]).read_bytes()
+    before = _peak_mib()
+    output = transform(data)
+    return {
+        "before_mib": before,
+        "peak_mib": _peak_mib(),
+        "rows_out": output.rows_out,
+        "bytes_in": len(data),
+    }
+
+
+# -- main side -------------------------------------------------------------------------------
+
+
+def lambda_memory_mb(peak_mib: float) -> int:
+    """The Lambda memory setting for a peak RSS: with headroom, rounded up to a step."""
+    wanted = math.ceil(peak_mib * HEADROOM / LAMBDA_STEP_MB) * LAMBDA_STEP_MB
+    return max(LAMBDA_MIN_MB, min(LAMBDA_MAX_MB, wanted))
+
+
+def collect(clean: str, bad: str) -> dict[str, dict[str, Any]]:
+    return {
+        "floor": run_worker("rss", {"candidate": "floor", "path": clean}),
+        "ours_clean": run_worker("rss", {"candidate": "ours", "path": clean}),
+        "ours_bad": run_worker("rss", {"candidate": "ours", "path": bad}),
+    }
+
+
+def section(answers: dict[str, dict[str, Any]], label: str) -> Section:
+    floor = answers["floor"]
+    figs: list[Figure] = []
+    for key, file in (("ours_clean", "clean"), ("ours_bad", "bad")):
+        ours = answers[key]
+        figs.append(
+            Figure(
+                section="memory",
+                name=f"peak RSS ours {file} {label}",
+                value=ours["peak_mib"],
+                unit="MiB",
+                baseline=f"peak RSS floor clean {label}",
+                baseline_value=floor["peak_mib"],
+            )
+        )
+        figs.append(
+            Figure(
+                section="memory",
+                name=f"transform's own RSS ours {file} {label} (peak minus after reading)",
+                value=ours["peak_mib"] - ours["before_mib"],
+                unit="MiB",
+                baseline=f"floor's own RSS clean {label}",
+                baseline_value=floor["peak_mib"] - floor["before_mib"],
+            )
+        )
+    worst = max(answers["ours_clean"]["peak_mib"], answers["ours_bad"]["peak_mib"])
+    setting = lambda_memory_mb(worst)
+    figs.append(
+        Figure(
+            section="memory",
+            name=f"Lambda memory for {label} objects (worst peak x {HEADROOM}, {LAMBDA_STEP_MB} MB steps)",
+            value=setting,
+            unit="MB",
+            note=f"from a worst peak of {worst:,.0f} MiB",
+        )
+    )
+    body = "\n".join(
+        [
+            f"Peak RSS (`ru_maxrss`) of one transform of the {label} file, each in a fresh"
+            " process, against the floor's on the clean file. Our process first imports"
+            " `lambda_bridge.transform` (the handler module: boto3, Powertools), as the Lambda"
+            ' has; the floor\'s imports polars and pyarrow. "Own" is the peak minus the peak'
+            " after imports and reading the file, i.e. what the transform itself adds. Threads:"
+            " the machine's default.",
+            "",
+            "| Process | RSS after imports + reading | Peak RSS | Own |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {name} | {number(a['before_mib'])} MiB | {number(a['peak_mib'])} MiB "
+                f"| {number(a['peak_mib'] - a['before_mib'])} MiB |"
+                for name, a in (
+                    ("floor, clean", floor),
+                    ("ours, clean", answers["ours_clean"]),
+                    ("ours, 1% bad", answers["ours_bad"]),
+                )
+            ),
+            "",
+            figure_note(worst, setting),
+            "",
+        ]
+    )
+    return Section(2, "Peak memory", figs, figure_table(figs) + "\n\n" + body)
+
+
+def figure_note(worst: float, setting: int) -> str:
+    cpu = (
+        "at least one full vCPU"
+        if setting >= ONE_VCPU_MB
+        else f"{setting / ONE_VCPU_MB:.2f} of a vCPU (the 1-thread figures of section 1 apply)"
+    )
+    return (
+        f"**Implied Lambda memory:** the worst peak, {worst:,.0f} MiB, × {HEADROOM} headroom,"
+        f" rounded up to {LAMBDA_STEP_MB} MB: **{setting:,} MB** for objects of this size, which"
+        f" buys {cpu}. Lambda's CPU share grows with memory (one vCPU at {ONE_VCPU_MB:,} MB), so"
+        " a larger setting can also be the cheaper one for large objects."
+    )
