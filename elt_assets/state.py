@@ -196,6 +196,21 @@ def partition_manifests(
     return list(iter_manifests(s3, silver_bucket, dataset, day))
 
 
+def partition_totals(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Objects, lines, rows, quarantine by reason and bronze bytes over some manifests."""
+    by_code: Counter = Counter()
+    for m in manifests:
+        by_code.update(m.get("quarantine_by_code", {}))
+    return {
+        "objects": len(manifests),
+        "lines_in": sum(m["lines_in"] for m in manifests),
+        "rows_out": sum(m["rows_out"] for m in manifests),
+        "rows_quarantined": sum(m["rows_quarantined"] for m in manifests),
+        "bytes_in": sum(m["source"]["size"] for m in manifests),
+        "quarantine_by_code": dict(sorted(by_code.items())),
+    }
+
+
 def read_silver_files(
     s3: Any, silver_bucket: str, manifests: list[dict[str, Any]]
 ) -> list[tuple[str, Any]]:
@@ -224,10 +239,5 @@ def latest_partitions(
         )
     out = []
     for day in sorted(days, reverse=True)[:limit]:
-        manifests = partition_manifests(s3, silver_bucket, dataset, day)
-        out.append((day, {
-            "objects": len(manifests),
-            "rows_out": sum(m["rows_out"] for m in manifests),
-            "rows_quarantined": sum(m["rows_quarantined"] for m in manifests),
-        }))  # fmt: skip
+        out.append((day, partition_totals(partition_manifests(s3, silver_bucket, dataset, day))))
     return out

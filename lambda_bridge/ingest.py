@@ -5,7 +5,6 @@ bucket is unversioned) makes a duplicate S3 delivery a no-op. A key under no dat
 and counted, never retried.
 """
 
-import functools
 from typing import Any
 
 import boto3
@@ -21,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambda_bridge.config import Settings
 from lambda_bridge.contracts import ContractRegistry
+from lambda_bridge.entry import Handler, lazy, wrap
 from lambda_bridge.keys import decode_event_key, dt_from_key
 from lambda_bridge.messages import Pointer
 
@@ -131,7 +131,6 @@ class Ingester:
         return summary
 
 
-@functools.cache
 def _default_ingester() -> Ingester:
     settings = Settings.from_env().require("queue_url", "idempotency_table")
     registry = ContractRegistry.load(settings.contracts_dir)
@@ -139,22 +138,10 @@ def _default_ingester() -> Ingester:
     return Ingester(settings, registry, boto3.client("sqs"), persistence)
 
 
-def make_handler(app: Ingester) -> Any:
+def make_handler(app: Ingester) -> Handler:
     """The Lambda entry point around `app`, with the same Powertools decorators as `handler`."""
-
-    @logger.inject_lambda_context
-    @metrics.log_metrics
-    def entry(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.handle(event, context)
-
-    return entry
+    return wrap(app, logger, metrics)
 
 
-@functools.cache
-def _entry() -> Any:
-    return make_handler(_default_ingester())
-
-
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """The Lambda entry point (`lambda_bridge.ingest.handler`); clients are built on first use."""
-    return _entry()(event, context)
+# The Lambda entry point (`lambda_bridge.ingest.handler`).
+handler = lazy(lambda: make_handler(_default_ingester()))

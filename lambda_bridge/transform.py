@@ -5,7 +5,6 @@ Powertools' BatchProcessor reports only the messages whose record handler raised
 retry can fix, and malformed messages, which belong in the DLQ, fail a message.
 """
 
-import functools
 from typing import Any
 
 import boto3
@@ -21,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambda_bridge.config import Settings
 from lambda_bridge.contracts import ContractRegistry
+from lambda_bridge.entry import Handler, lazy, wrap
 from lambda_bridge.exceptions import MessageError
 from lambda_bridge.messages import Pointer
 from lambda_bridge.process import Outcome, process_object
@@ -86,28 +86,15 @@ class Transformer:
         )
 
 
-@functools.cache
 def _default_transformer() -> Transformer:
     settings = Settings.from_env().require("silver_bucket")
     return Transformer(settings, ContractRegistry.load(settings.contracts_dir), boto3.client("s3"))
 
 
-def make_handler(app: Transformer) -> Any:
+def make_handler(app: Transformer) -> Handler:
     """The Lambda entry point around `app`, with the same Powertools decorators as `handler`."""
-
-    @logger.inject_lambda_context
-    @metrics.log_metrics
-    def entry(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return app.handle(event, context)
-
-    return entry
+    return wrap(app, logger, metrics)
 
 
-@functools.cache
-def _entry() -> Any:
-    return make_handler(_default_transformer())
-
-
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """The Lambda entry point (`lambda_bridge.transform.handler`); clients are built on first use."""
-    return _entry()(event, context)
+# The Lambda entry point (`lambda_bridge.transform.handler`).
+handler = lazy(lambda: make_handler(_default_transformer()))

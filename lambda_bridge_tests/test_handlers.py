@@ -364,3 +364,27 @@ def test_a_deleted_object_is_skipped(mocked, transform):
     assert "Contents" not in boto3.client("s3").list_objects_v2(
         Bucket=s.silver_bucket, Prefix="_manifests/"
     )
+
+
+def test_the_module_level_entry_points_read_their_settings_on_first_call(mocked, monkeypatch):
+    """What Lambda calls: `lambda_bridge.ingest.handler` and `lambda_bridge.transform.handler`."""
+    import importlib
+
+    for key, value in mocked.settings.as_env().items():
+        monkeypatch.setenv(key, value)
+    ingest_module = importlib.reload(importlib.import_module("lambda_bridge.ingest"))
+    transform_module = importlib.reload(importlib.import_module("lambda_bridge.transform"))
+    version = put(mocked.settings, KEY, GOOD_SHIPMENT)
+    assert (
+        ingest_module.handler(s3_event(mocked.settings.bronze_bucket, KEY, version), Context())[
+            "enqueued"
+        ]
+        == 1
+    )
+    (message,) = queue_messages(mocked.settings)
+    response = transform_module.handler(sqs_event(message["Body"]), Context())
+    assert response == {"batchItemFailures": []}
+    assert read_silver(
+        mocked.settings,
+        silver_key("shipments", "2026-01-05", part_id(mocked.settings.bronze_bucket, KEY)),
+    )

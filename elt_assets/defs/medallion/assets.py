@@ -8,7 +8,7 @@ from dagster_aws.s3 import S3Resource
 from elt_assets.defs.partitions import DAILY
 from elt_assets.defs.resources import PipelineResource
 from elt_assets.replay import iter_bronze_objects, replay_partition
-from elt_assets.state import partition_manifests
+from elt_assets.state import partition_manifests, partition_totals
 from lambda_bridge.contracts import Contract
 
 
@@ -96,20 +96,7 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
         client = s3.get_client()
         day = context.partition_key
         manifests = partition_manifests(client, pipeline.silver_bucket, name, day)
-        by_code: dict[str, int] = {}
-        for m in manifests:
-            for code, n in m.get("quarantine_by_code", {}).items():
-                by_code[code] = by_code.get(code, 0) + n
-        summary = {
-            "dataset": name,
-            "dt": day,
-            "objects": len(manifests),
-            "lines_in": sum(m["lines_in"] for m in manifests),
-            "rows_out": sum(m["rows_out"] for m in manifests),
-            "rows_quarantined": sum(m["rows_quarantined"] for m in manifests),
-            "bytes_in": sum(m["source"]["size"] for m in manifests),
-            "quarantine_by_code": dict(sorted(by_code.items())),
-        }
+        summary = {"dataset": name, "dt": day, **partition_totals(manifests)}
         key = f"gold/{name}_daily/dt={day}/summary.json"
         client.put_object(
             Bucket=pipeline.silver_bucket, Key=key, Body=json.dumps(summary, indent=2).encode()

@@ -15,7 +15,7 @@ from elt_assets.defs.medallion.assets import silver_key
 from elt_assets.defs.partitions import DAILY
 from elt_assets.defs.resources import PipelineResource
 from elt_assets.replay import iter_bronze_objects
-from elt_assets.state import partition_manifests, read_silver_files
+from elt_assets.state import partition_manifests, partition_totals, read_silver_files
 from lambda_bridge.contracts import Contract
 
 # An object this young may still be on its way through the queue: not missing yet.
@@ -98,12 +98,12 @@ def build_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         manifests = partition_manifests(
             s3.get_client(), pipeline.silver_bucket, name, context.partition_key
         )
-        lines = sum(m["lines_in"] for m in manifests)
-        bad = sum(m["rows_quarantined"] for m in manifests)
-        by_code: dict[str, int] = {}
-        for m in manifests:
-            for code, n in m.get("quarantine_by_code", {}).items():
-                by_code[code] = by_code.get(code, 0) + n
+        totals = partition_totals(manifests)
+        lines, bad, by_code = (
+            totals["lines_in"],
+            totals["rows_quarantined"],
+            totals["quarantine_by_code"],
+        )
         rate = bad / lines if lines else 0.0
         passed = rate <= contract.max_quarantine_rate
         return dg.AssetCheckResult(

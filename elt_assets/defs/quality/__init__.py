@@ -30,25 +30,22 @@ def daily_report(
 ) -> dg.MaterializeResult:
     from elt_assets.check_outcomes import latest_check_outcomes
     from elt_assets.report import DatasetDay, render_markdown, write_report
-    from elt_assets.state import partition_manifests, queue_depths
+    from elt_assets.state import partition_manifests, partition_totals, queue_depths
 
     day = context.partition_key
     client = s3.get_client()
     outcomes = latest_check_outcomes(context.instance, day)
     datasets = []
     for contract in pipeline.registry():
-        manifests = partition_manifests(client, pipeline.silver_bucket, contract.name, day)
-        by_code: dict[str, int] = {}
-        for m in manifests:
-            for code, n in m.get("quarantine_by_code", {}).items():
-                by_code[code] = by_code.get(code, 0) + n
+        totals = partition_totals(
+            partition_manifests(client, pipeline.silver_bucket, contract.name, day)
+        )
+        checks = [{"name": o.name, "passed": o.passed, "description": o.description}
+                  for o in outcomes if o.dataset == contract.name]  # fmt: skip
         datasets.append(DatasetDay(
-            dataset=contract.name, dt=day, objects=len(manifests),
-            lines_in=sum(m["lines_in"] for m in manifests), rows_out=sum(m["rows_out"] for m in manifests),
-            rows_quarantined=sum(m["rows_quarantined"] for m in manifests), quarantine_by_code=by_code,
-            checks=[{"name": o.name, "passed": o.passed, "description": o.description}
-                    for o in outcomes if o.dataset == contract.name],
-            silver_bytes=sum(m["source"]["size"] for m in manifests),
+            dataset=contract.name, dt=day, objects=totals["objects"], lines_in=totals["lines_in"],
+            rows_out=totals["rows_out"], rows_quarantined=totals["rows_quarantined"],
+            quarantine_by_code=totals["quarantine_by_code"], checks=checks, silver_bytes=totals["bytes_in"],
         ))  # fmt: skip
     sqs_client = sqs.get_client()
     dlq = queue_depths(sqs_client, sqs.dlq_url)["visible"]
