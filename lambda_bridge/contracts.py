@@ -20,10 +20,13 @@ import yaml
 from lambda_bridge.exceptions import ContractError
 
 FORMATS = ("jsonl", "json", "csv")
-EXTRA_FIELD_POLICIES = ("drop",)
+EXTRA_FIELD_POLICIES = ("drop", "keep", "reject")
+EPOCH_UNITS = {"s": 1_000_000, "ms": 1_000, "us": 1}  # microseconds per unit
+DEFAULT_MAX_LINE_BYTES = 4 << 20
 NAIVE_TIMESTAMP_POLICIES = ("utc", "reject")
 PARTITION_RULES = ("arrival_date",)
 
+EXTRA_FIELD = pa.field("_extra", pa.string())
 LINEAGE_FIELDS = (
     pa.field("_source_key", pa.string(), nullable=False),
     pa.field("_source_version", pa.string(), nullable=False),
@@ -52,11 +55,12 @@ _TOP_KEYS = {
     "partition",
     "extra_fields",
     "naive_timestamps",
+    "max_line_bytes",
     "csv",
     "quality",
     "checks",
 }
-_COLUMN_KEYS = {"name", "type", "required", "nullable", "description"}
+_COLUMN_KEYS = {"name", "type", "required", "nullable", "description", "epoch_unit"}
 
 
 def parse_type(text: str) -> pa.DataType:
@@ -136,6 +140,7 @@ class Column:
     arrow_type: pa.DataType
     required: bool = False
     description: str = ""
+    epoch_unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,7 @@ class Contract:
     partition: str = "arrival_date"
     extra_fields: str = "drop"
     naive_timestamps: str = "utc"
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     csv_delimiter: str = ","
     max_quarantine_rate: float = 0.05
     checks: tuple[Check, ...] = ()
@@ -176,9 +182,16 @@ class Contract:
         )
 
     @cached_property
+    def parsed_schema(self) -> pa.Schema:
+        """What the parser returns: the contract's columns, then `_extra` when the policy keeps
+        unknown fields (a JSON object of them per row, null when a row has none)."""
+        extra = [EXTRA_FIELD] if self.extra_fields == "keep" else []
+        return pa.schema([*self.arrow_schema, *extra])
+
+    @cached_property
     def silver_schema(self) -> pa.Schema:
-        """The silver Parquet schema: the contract's columns, then the lineage columns."""
-        return pa.schema([*self.arrow_schema, *LINEAGE_FIELDS])
+        """The silver Parquet schema: the parsed columns, then the lineage columns."""
+        return pa.schema([*self.parsed_schema, *LINEAGE_FIELDS])
 
     @cached_property
     def column_names(self) -> tuple[str, ...]:
@@ -255,6 +268,18 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
             if "required" in raw and nullable == required:
                 raise _fail(path, f"{where}.nullable", "contradicts 'required' (use one of them)")
             required = not nullable
+        epoch_unit = raw.get("epoch_unit")
+        if epoch_unit is not None:
+            if epoch_unit not in EPOCH_UNITS:
+                raise _fail(
+                    path,
+                    f"{where}.epoch_unit",
+                    f"must be one of {tuple(EPOCH_UNITS)}, got {epoch_unit!r}",
+                )
+            if not pa.types.is_timestamp(arrow_type):
+                raise _fail(
+                    path, f"{where}.epoch_unit", "only a timestamp column can be epoch time"
+                )
         columns.append(
             Column(
                 name=col_name,
@@ -262,6 +287,7 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
                 arrow_type=arrow_type,
                 required=required,
                 description=str(raw.get("description", "")),
+                epoch_unit=epoch_unit,
             )
         )
 
@@ -293,6 +319,10 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
         raise _fail(
             path, "naive_timestamps", f"must be one of {NAIVE_TIMESTAMP_POLICIES}, got {naive!r}"
         )
+
+    max_line = doc.get("max_line_bytes", DEFAULT_MAX_LINE_BYTES)
+    if not isinstance(max_line, int) or isinstance(max_line, bool) or max_line < 1024:
+        raise _fail(path, "max_line_bytes", f"must be an integer >= 1024, got {max_line!r}")
 
     csv_opts = doc.get("csv", {}) or {}
     delimiter = csv_opts.get("delimiter", ",") if isinstance(csv_opts, dict) else None
@@ -335,6 +365,7 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
         partition=partition,
         extra_fields=extra_fields,
         naive_timestamps=naive,
+        max_line_bytes=max_line,
         csv_delimiter=delimiter,
         max_quarantine_rate=float(rate),
         checks=tuple(checks),

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from lambda_bridge.contracts import Contract
+from lambda_bridge.contracts import EPOCH_UNITS, Contract
 
 BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b\x08"  # RFC 1952: ID1, ID2 and CM=8 (deflate), the only method
@@ -46,6 +46,8 @@ class ErrorCode(StrEnum):
     COLUMN_COUNT = "column_count"
     DECOMPRESS = "decompress"
     UNSUPPORTED_FORMAT = "unsupported_format"
+    EXTRA_FIELD = "extra_field"
+    LINE_TOO_LONG = "line_too_long"
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,12 @@ def parse_object(data: bytes, contract: Contract, fmt: str | None) -> ParseResul
         return _whole_object(contract, data, ErrorCode.UNSUPPORTED_FORMAT, problem)
     if data.startswith(BOM):
         data = data[len(BOM) :]
+    result = _parse_format(data, contract, fmt)
+    _add_hints(result.bad, contract)
+    return result
+
+
+def _parse_format(data: bytes, contract: Contract, fmt: str) -> ParseResult:
     if fmt == "csv":
         return _parse_csv(data, contract)
     # `.jsonl`/`.ndjson` hold one record per line, always; only `.json` may be one document.
@@ -118,11 +126,31 @@ def parse_object(data: bytes, contract: Contract, fmt: str | None) -> ParseResul
     if fmt == "json" and head == b"{":
         try:
             doc = msgspec.json.decode(data)
-        except (msgspec.DecodeError, UnicodeDecodeError):
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             doc = None
         if isinstance(doc, dict):
             return _parse_lines([msgspec.json.encode(doc)], contract)
     return _parse_jsonl(data, contract)
+
+
+_GOT_NUMBER = re.compile(r"got `(int|float)` - at `\$\.([A-Za-z0-9_]+)`$")
+
+
+def _add_hints(bad: list[BadLine], contract: Contract) -> None:
+    """Say how to fix the one type mismatch users hit most: epoch numbers in a timestamp column."""
+    timestamps = {
+        c.name
+        for c in contract.columns
+        if c.epoch_unit is None and pa.types.is_timestamp(c.arrow_type)
+    }
+    for i, line in enumerate(bad):
+        found = _GOT_NUMBER.search(line.error) if line.code is ErrorCode.TYPE_MISMATCH else None
+        if found and found.group(2) in timestamps:
+            hint = (
+                f"{line.error} (column {found.group(2)!r} takes ISO 8601 text; for epoch numbers "
+                "declare epoch_unit: s, ms or us in the contract)"
+            )
+            bad[i] = BadLine(line.line, line.code, hint, line.raw, line.truncated)
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -149,29 +177,46 @@ def _read_schema(contract: Contract) -> pa.Schema:
     fields = []
     for column in contract.columns:
         read_type = column.arrow_type
-        if pa.types.is_timestamp(read_type) or pa.types.is_date(read_type):
+        if column.epoch_unit is not None:
+            read_type = pa.float64()
+        elif pa.types.is_timestamp(read_type) or pa.types.is_date(read_type):
             read_type = pa.string()
         fields.append(pa.field(column.name, read_type))
     return pa.schema(fields)
 
 
-def _read_json(buf: bytes | memoryview, schema: pa.Schema) -> pa.Table:
+def _read_json(buf: bytes | memoryview, schema: pa.Schema, unexpected: str = "ignore") -> pa.Table:
     # Blocks of a few MB parse in parallel and stay in cache; a record longer than a block
     # ("straddling object") is read again with one block for the whole buffer.
     try:
-        return _read_json_blocks(buf, schema, READ_BLOCK)
+        return _read_json_blocks(buf, schema, READ_BLOCK, unexpected)
     except pa.ArrowInvalid as exc:
         if "straddl" not in str(exc) or len(buf) < READ_BLOCK:
             raise
-    return _read_json_blocks(buf, schema, len(buf) + 1)
+    return _read_json_blocks(buf, schema, len(buf) + 1, unexpected)
 
 
-def _read_json_blocks(buf: bytes | memoryview, schema: pa.Schema, block: int) -> pa.Table:
+def _read_json_blocks(
+    buf: bytes | memoryview, schema: pa.Schema, block: int, unexpected: str
+) -> pa.Table:
     return pj.read_json(
         pa.BufferReader(buf),
         read_options=pj.ReadOptions(block_size=block),
-        parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+        parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior=unexpected),
     )
+
+
+def _has_long_line(data: bytes, limit: int) -> bool:
+    """Whether some line may be longer than `limit`, probing every limit/2 bytes for a newline.
+
+    A line longer than `limit` covers a whole probe window without a newline, so a clean file
+    costs a few hundred `find` calls that each stop at the next newline; a window with no
+    newline only says "maybe", and the line index gives the exact answer.
+    """
+    half = max(limit // 2, 1)
+    if len(data) <= limit:
+        return False
+    return any(data.find(b"\n", p, p + half) < 0 for p in range(0, len(data) - half, half))
 
 
 _NULL_LINE = re.compile(rb"\n[ \t\r]*null")
@@ -204,19 +249,42 @@ def _parse_jsonl(data: bytes, contract: Contract) -> ParseResult:
     if _FIRST_CONTENT.search(data) is None:
         return ParseResult(_empty(contract), np.empty(0, np.int64), [], 0)
     utf8 = _is_utf8(data)
-    if utf8 and not _has_null_line(data):
+    long_lines = _has_long_line(data, contract.max_line_bytes)
+    if utf8 and not long_lines and not _has_null_line(data):
+        # `reject` and `keep` first read with unknown fields as errors: a file without any
+        # (the common case) then needs nothing more; `keep` reads again only when it has some.
+        strict = contract.extra_fields != "drop"
+        extras = False
         try:
-            table = _read_json(data, schema)
+            table = _read_json(data, schema, "error" if strict else "ignore")
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             table = None
+        if table is None and contract.extra_fields == "keep":
+            extras = True
+            try:
+                table = _read_json(data, schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                table = None
         if table is not None:
             physical = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
             if physical == table.num_rows:  # one value per line, no blank line: the common case
                 line_nos = np.arange(1, physical + 1, dtype=np.int64)
-                return _finish(table, line_nos, contract, _lazy_raw(data), [], physical)
+                raw = _lazy_raw(data)
+                return _finish(
+                    table,
+                    line_nos,
+                    contract,
+                    raw,
+                    [],
+                    physical,
+                    _extras_of(raw, contract) if extras else None,
+                )
             index = _LineIndex(data)
             if len(index.numbers) == table.num_rows and not index.special:
-                return _finish(table, index.numbers, contract, index.raw, [], table.num_rows)
+                extra_of = _extras_of(index.raw, contract) if extras else None
+                return _finish(
+                    table, index.numbers, contract, index.raw, [], table.num_rows, extra_of
+                )
     return _parse_isolating(data, contract, utf8)
 
 
@@ -306,9 +374,12 @@ def _parse_isolating(data: bytes, contract: Contract, utf8: bool) -> ParseResult
     decoder = _decoder(contract)
     n = len(index.numbers)
     excluded: dict[int, tuple[ErrorCode, str] | None] = {}
+    too_long = np.flatnonzero(index.ends - index.starts > contract.max_line_bytes)
+    for k in too_long:
+        excluded[int(k)] = _too_long(int(index.ends[k] - index.starts[k]), contract)
     if not utf8:
         for k in _lines_with_invalid_utf8(data, index):
-            excluded[k] = _classify(decoder, _content(index.line(k)))
+            excluded.setdefault(k, _classify(decoder, _content(index.line(k))))
     for k in index.special:
         excluded.setdefault(k, _classify(decoder, _content(index.line(k))))
     bad: dict[int, tuple[ErrorCode, str]] = {k: v for k, v in excluded.items() if v is not None}
@@ -332,7 +403,7 @@ def _parse_isolating(data: bytes, contract: Contract, utf8: bool) -> ParseResult
                 at = index.starts[i] + int(found.group(1)) if found else index.ends[hi - 1]
                 j = int(np.searchsorted(index.starts, at, side="right")) - 1
                 candidates = [c for c in (j - 1, j) if i <= c < hi]
-            except UnicodeDecodeError:
+            except (UnicodeDecodeError, RecursionError):
                 candidates = []
             else:
                 good_runs.append((i, hi))
@@ -358,7 +429,7 @@ def _parse_isolating(data: bytes, contract: Contract, utf8: bool) -> ParseResult
     pieces.sort(key=lambda piece: piece[0])
     lines_in = n
     bad_lines = [
-        BadLine(int(index.numbers[k]), code, error, index.line(k).rstrip(b"\r"))
+        _bad_line(int(index.numbers[k]), code, error, index.line(k))
         for k, (code, error) in sorted(bad.items())
     ]
     schema = _read_schema(contract)
@@ -378,7 +449,42 @@ def _parse_isolating(data: bytes, contract: Contract, utf8: bool) -> ParseResult
         _read_isolating(lines, [int(no) for no in line_nos], schema, tables, nos, bad_lines)
         table = pa.concat_tables(tables) if tables else schema.empty_table()
         line_nos = np.asarray(nos, dtype=np.int64)
-    return _finish(table, line_nos, contract, index.raw, bad_lines, lines_in)
+    extra_of = _extras_of(index.raw, contract) if contract.extra_fields == "keep" else None
+    return _finish(table, line_nos, contract, index.raw, bad_lines, lines_in, extra_of)
+
+
+def _too_long(size: int, contract: Contract) -> tuple[ErrorCode, str]:
+    limit = contract.max_line_bytes
+    return ErrorCode.LINE_TOO_LONG, (
+        f"line of {size} bytes is over the dataset's limit of {limit} bytes (max_line_bytes)"
+    )
+
+
+def _bad_line(no: int, code: ErrorCode, error: str, raw: bytes) -> BadLine:
+    """A quarantined line; its raw text is cut to RAW_LIMIT bytes (and says so) when longer."""
+    raw = raw.rstrip(b"\r")
+    if len(raw) > RAW_LIMIT:
+        return BadLine(no, code, error, raw[:RAW_LIMIT], truncated=True)
+    return BadLine(no, code, error, raw)
+
+
+def _extras_of(raw_of: Callable[[int], bytes], contract: Contract) -> Callable[[int], bytes | None]:
+    known = frozenset(contract.column_names)
+    return lambda no: extra_fields_json(_content(raw_of(no)), known)
+
+
+_TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def extra_fields_json(text: bytes, known: frozenset[str]) -> bytes | None:
+    """The fields of one JSON object line that are not in `known`, as a JSON object (or None).
+
+    Values are kept as their raw JSON text (`msgspec.Raw`), never decoded, so a deeply nested or
+    huge unknown value is copied, not recursed into.
+    """
+    fields = _TOP_LEVEL.decode(text)
+    extra = {k: v for k, v in fields.items() if k not in known}
+    return msgspec.json.encode(extra) if extra else None
 
 
 def _lines_with_invalid_utf8(data: bytes, index: _LineIndex) -> list[int]:
@@ -412,6 +518,8 @@ def _parse_json_document(data: bytes, contract: Contract) -> ParseResult:
         return _whole_object(
             contract, data, ErrorCode.JSON_DECODE, f"not a valid JSON document: {exc}"
         )
+    except RecursionError:
+        return _whole_object(contract, data, ErrorCode.JSON_DECODE, _TOO_DEEP)
     if isinstance(doc, dict):
         doc = [doc]
     if not isinstance(doc, list):
@@ -432,12 +540,15 @@ def _parse_lines(lines: Sequence[bytes], contract: Contract) -> ParseResult:
         if not text:
             continue
         lines_in += 1
-        problem = _classify(decoder, text)
+        if len(line) > contract.max_line_bytes:
+            problem: tuple[ErrorCode, str] | None = _too_long(len(line), contract)
+        else:
+            problem = _classify(decoder, text)
         if problem is None:
             good.append(text)
             good_nos.append(no)
         else:
-            bad.append(BadLine(no, problem[0], problem[1], line.rstrip(b"\r")))
+            bad.append(_bad_line(no, problem[0], problem[1], line))
     tables: list[pa.Table] = []
     table_nos: list[int] = []
     schema = _read_schema(contract)
@@ -447,7 +558,9 @@ def _parse_lines(lines: Sequence[bytes], contract: Contract) -> ParseResult:
     def raw_of(no: int) -> bytes:
         return lines[no - 1].rstrip(b"\r")
 
-    return _finish(table, np.asarray(table_nos, dtype=np.int64), contract, raw_of, bad, lines_in)
+    extra_of = _extras_of(raw_of, contract) if contract.extra_fields == "keep" else None
+    nos = np.asarray(table_nos, dtype=np.int64)
+    return _finish(table, nos, contract, raw_of, bad, lines_in, extra_of)
 
 
 def _content(line: bytes) -> bytes:
@@ -466,10 +579,17 @@ def _classify(decoder: msgspec.json.Decoder, text: bytes) -> tuple[ErrorCode, st
         return ErrorCode.ENCODING, f"not UTF-8: {exc.reason} at byte {exc.start}"
     try:
         decoder.decode(text)
+    except RecursionError:
+        return ErrorCode.JSON_DECODE, _TOO_DEEP
     except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
         message = str(exc)
         if message.startswith("Expected `object`") and " - at `" not in message:
             return ErrorCode.NOT_AN_OBJECT, f"a record must be a JSON object: {message}"
+        if _UNKNOWN_FIELD.match(message):
+            return (
+                ErrorCode.EXTRA_FIELD,
+                f"{message}; the dataset rejects fields not in its contract",
+            )
         if "missing required field" in message or _TOP_LEVEL_NULL.search(message):
             return ErrorCode.MISSING_REQUIRED, message
         return ErrorCode.TYPE_MISMATCH, message
@@ -478,6 +598,8 @@ def _classify(decoder: msgspec.json.Decoder, text: bytes) -> tuple[ErrorCode, st
     return None
 
 
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `[^`]*`$")
+_TOO_DEEP = "invalid JSON: nested deeper than the decoder's limit"
 _TOP_LEVEL_NULL = re.compile(r"got `null` - at `\$\.[A-Za-z0-9_]+`$")
 
 
@@ -523,12 +645,17 @@ def _decoder(contract: Contract) -> msgspec.json.Decoder:
     for i, column in enumerate(contract.columns):
         attr = f"f{i}"
         rename[attr] = column.name
-        py_type = _python_type(column.arrow_type, top_level=True)
+        py_type = float if column.epoch_unit else _python_type(column.arrow_type, top_level=True)
         if column.required:
             fields.append((attr, py_type))
         else:
             fields.append((attr, py_type | None, None))
-    struct = msgspec.defstruct(f"Record_{contract.name}", fields, rename=rename)
+    struct = msgspec.defstruct(
+        f"Record_{contract.name}",
+        fields,
+        rename=rename,
+        forbid_unknown_fields=contract.extra_fields == "reject",
+    )
     return msgspec.json.Decoder(struct)
 
 
@@ -583,6 +710,8 @@ def _parse_csv(data: bytes, contract: Contract) -> ParseResult:
     columns: dict[str, list[str | None]] = {name: [] for name in names}
     nos: list[int] = []
     raws: dict[int, bytes] = {}
+    extras: dict[int, bytes | None] = {}
+    unknown: list[tuple[int, str]] = []
     bad: list[BadLine] = []
     lines_in = 0
     try:
@@ -596,9 +725,14 @@ def _parse_csv(data: bytes, contract: Contract) -> ParseResult:
             if header is None:
                 header = [h.strip().lstrip("\ufeff") for h in row]
                 index = {name: header.index(name) for name in names if name in header}
+                unknown = [(i, h) for i, h in enumerate(header) if h not in names]
                 continue
             lines_in += 1
             raw = raw_text.encode("utf-8", errors="surrogateescape")
+            if len(raw) > contract.max_line_bytes:
+                code, problem = _too_long(len(raw), contract)
+                bad.append(_bad_line(start, code, problem, raw))
+                continue
             if _has_surrogates(raw_text):
                 bad.append(BadLine(start, ErrorCode.ENCODING, "not UTF-8", raw))
                 continue
@@ -606,6 +740,14 @@ def _parse_csv(data: bytes, contract: Contract) -> ParseResult:
                 problem = f"expected {len(header)} fields as in the header, got {len(row)}"
                 bad.append(BadLine(start, ErrorCode.COLUMN_COUNT, problem, raw))
                 continue
+            if unknown and contract.extra_fields == "reject":
+                listed = ", ".join(repr(h) for _, h in unknown)
+                problem = f"column(s) {listed} not in the contract; the dataset rejects them"
+                bad.append(BadLine(start, ErrorCode.EXTRA_FIELD, problem, raw))
+                continue
+            if unknown and contract.extra_fields == "keep":
+                extra = {h: (row[i] if row[i] != "" else None) for i, h in unknown}
+                extras[start] = msgspec.json.encode(extra)
             nos.append(start)
             raws[start] = raw
             for name in names:
@@ -627,9 +769,8 @@ def _parse_csv(data: bytes, contract: Contract) -> ParseResult:
             )
         )
     table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
-    return _finish(
-        table, np.asarray(nos, dtype=np.int64), contract, raws.__getitem__, bad, lines_in
-    )
+    line_nos = np.asarray(nos, dtype=np.int64)
+    return _finish(table, line_nos, contract, raws.__getitem__, bad, lines_in, extras.get)
 
 
 def _has_surrogates(text: str) -> bool:
@@ -651,8 +792,12 @@ def _finish(
     raw_of: Callable[[int], bytes],
     bad: list[BadLine],
     lines_in: int,
+    extra_of: Callable[[int], bytes | None] | None = None,
 ) -> ParseResult:
     """Per-row checks in a fixed order, then the exact contract schema.
+
+    `extra_of` gives a line's unknown fields as a JSON object (the `keep` policy's `_extra`);
+    without it, `_extra` is null, as it is for a file read without any unknown field.
 
     The order (non-finite floats, then missing required values, then casts) is the order the
     per-line classifier finds the same problems in, so a line gets the same code on any path.
@@ -688,9 +833,12 @@ def _finish(
         values = arrays[column.name]
         if values.type == column.arrow_type:
             continue
-        cast, cast_failed = cast_strings(
-            values, column.arrow_type, contract.naive_timestamps == "utc"
-        )
+        if column.epoch_unit is not None:
+            cast, cast_failed = epoch_to_timestamp(values, column.epoch_unit, column.arrow_type)
+        else:
+            cast, cast_failed = cast_strings(
+                values, column.arrow_type, contract.naive_timestamps == "utc"
+            )
         arrays[column.name] = cast
 
         def describe(
@@ -700,14 +848,30 @@ def _finish(
 
         flag(cast_failed, ErrorCode.TYPE_MISMATCH, describe)
 
+    extras: list[bytes | None] | None = None
+    if contract.extra_fields == "keep":
+        extras = [None] * n
+        if extra_of is not None:
+            unreadable = np.zeros(n, dtype=bool)
+            why: dict[int, str] = {}
+            for i in np.flatnonzero(~failed):
+                try:
+                    extras[i] = extra_of(int(line_nos[i]))
+                except RecursionError:
+                    unreadable[i], why[int(i)] = True, _TOO_DEEP
+                except msgspec.DecodeError as exc:
+                    unreadable[i], why[int(i)] = True, f"invalid JSON: {exc}"
+            flag(unreadable, ErrorCode.JSON_DECODE, lambda i: f"{why[i]} (keeping `_extra`)")
+
     for i, (code, error) in reasons.items():
         no = int(line_nos[i])
         bad.append(BadLine(no, code, error, raw_of(no)))
     bad.sort(key=lambda b: b.line)
     keep = pa.array(~failed) if failed.any() else None
-    out = pa.Table.from_arrays(
-        [arrays[c.name] for c in contract.columns], schema=contract.arrow_schema
-    )
+    columns = [arrays[c.name] for c in contract.columns]
+    if extras is not None:
+        columns.append(pa.array(extras, pa.string()))
+    out = pa.Table.from_arrays(columns, schema=contract.parsed_schema)
     if keep is not None:
         out = out.filter(keep)
         line_nos = line_nos[~failed]
@@ -799,6 +963,26 @@ def cast_strings(
     cast, cast_failed = _bisect_cast(values, target)
     failed |= cast_failed
     return _null_where(cast, failed), failed
+
+
+def epoch_to_timestamp(
+    values: pa.Array, unit: str, target: pa.DataType
+) -> tuple[pa.Array, np.ndarray]:
+    """Epoch numbers (seconds, milliseconds or microseconds; text from CSV) to UTC timestamps.
+
+    Returns the timestamps and a mask of rows that are not numbers or fall outside what a
+    microsecond timestamp can hold; those rows are null in the result.
+    """
+    failed = np.zeros(len(values), dtype=bool)
+    if not pa.types.is_floating(values.type):
+        values, failed = cast_strings(values, pa.float64())
+    micros = pc.multiply(values.cast(pa.float64()), float(EPOCH_UNITS[unit]))
+    # Inside +-2^62 microseconds (+-146k years) the rounded value always fits an int64.
+    fits = _mask(pc.less_equal(pc.abs(micros), float(2**62)))
+    failed |= _mask(pc.is_valid(values)) & ~fits
+    micros = _null_where(micros, failed)
+    as_int = pc.round(micros).cast(pa.int64())
+    return as_int.cast(pa.timestamp("us")).cast(target), failed
 
 
 def _null_where(values: pa.Array, mask: np.ndarray) -> pa.Array:
