@@ -354,6 +354,28 @@ def _parse_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+def cmd_scaffold(args: argparse.Namespace) -> int:
+    from elt_assets.scaffold import scaffold
+    from lambda_bridge.contracts import default_contracts_dir
+
+    if args.contracts_dir:
+        contracts = Path(args.contracts_dir)
+    else:
+        contracts = Settings.from_env().contracts_dir or default_contracts_dir()
+    tests = Path(
+        args.tests_dir or ("elt_assets_tests" if Path("elt_assets_tests").is_dir() else "tests")
+    )
+    made = scaffold(args.dataset, args.format, contracts, Path(args.samples_dir), tests, args.force)
+    print(f"contract  {made.contract}")
+    print(f"sample    {made.sample}")
+    print(f"test      {made.test}")
+    print(
+        "next: edit the contract's columns and checks, make the sample match, run the test; "
+        f"producers write to s3://$ELT_BRONZE_BUCKET/bronze/{args.dataset}/dt=YYYY-MM-DD/<name>"
+    )
+    return 0
+
+
 def cmd_where(args: argparse.Namespace) -> int:
     import boto3
 
@@ -417,6 +439,20 @@ def build_parser() -> argparse.ArgumentParser:
     where_cmd.add_argument("uri", help="s3://bucket/key of the bronze object")
     where_cmd.add_argument("--version-id", help="a specific version (default: the current one)")
     where_cmd.set_defaults(func=cmd_where, local=False)
+
+    scaffold_cmd = sub.add_parser("scaffold", help="a new dataset: contract, sample file and test")
+    scaffold_cmd.add_argument("dataset", help="the dataset name, [a-z][a-z0-9_]*")
+    scaffold_cmd.add_argument("--format", default="jsonl", choices=["jsonl", "json", "csv"])
+    scaffold_cmd.add_argument(
+        "--contracts-dir",
+        help="where contracts live (default: $ELT_CONTRACTS_DIR or the packaged ones)",
+    )
+    scaffold_cmd.add_argument("--samples-dir", default="samples", help="default: samples/")
+    scaffold_cmd.add_argument(
+        "--tests-dir", help="default: elt_assets_tests/ in this repository, else tests/"
+    )
+    scaffold_cmd.add_argument("--force", action="store_true", help="overwrite existing files")
+    scaffold_cmd.set_defaults(func=cmd_scaffold, local=True)
 
     dev = sub.add_parser("dev", help="the embedded stack plus `dagster dev` on the same resources")
     dev.add_argument("--port", type=int, default=0, help="moto server port (default: a free one)")

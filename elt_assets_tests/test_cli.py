@@ -255,3 +255,55 @@ def test_elt_dev_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
     )
     assert leftovers.returncode == 1, leftovers.stdout
     assert not (tmp_path / ".elt" / "local.env").exists()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_scaffold_writes_a_contract_sample_and_test_that_pass(tmp_path, monkeypatch, fmt):
+    from lambda_bridge.contracts import ContractRegistry, default_contracts_dir
+
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    for existing in default_contracts_dir().glob("*.yaml"):
+        (contracts / existing.name).write_bytes(existing.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    argv = ["scaffold", "orders", "--format", fmt, "--contracts-dir", "contracts"]
+    assert main([*argv, "--tests-dir", "tests"]) == 0
+    registry = ContractRegistry.load(contracts)
+    assert "orders" in registry and registry["orders"].formats == (fmt,)
+    assert registry.for_key("bronze/orders/dt=2026-01-05/a.jsonl").name == "orders"
+    # The sample really goes through the pipeline's parser: three rows, one quarantined line.
+    result = parse_object(
+        (tmp_path / "samples" / f"orders.{fmt}").read_bytes(), registry["orders"], fmt
+    )
+    assert (result.rows_out, [b.code.value for b in result.bad]) == (3, ["type_mismatch"])
+    # The generated test passes, from another working directory too.
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "tests")],
+        cwd="/",
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    # A second scaffold of the same dataset refuses, in one sentence, and changes nothing.
+    before = (contracts / "orders.yaml").read_bytes()
+    err = io.StringIO()
+    with redirect_stderr(err):
+        assert main([*argv, "--tests-dir", "tests"]) == 1
+    assert "already exists" in err.getvalue() and err.getvalue().count("\n") == 1
+    assert (contracts / "orders.yaml").read_bytes() == before
+
+
+def test_scaffold_refuses_bad_names_and_overlapping_prefixes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    contracts = tmp_path / "contracts"
+    contracts.mkdir()
+    (contracts / "all.yaml").write_text(
+        "name: all\nbronze_prefix: bronze/\ncolumns: [{name: id, type: string}]\n"
+    )
+    for name, message in (("Bad-Name", "must match"), ("orders", "overlaps")):
+        err = io.StringIO()
+        with redirect_stderr(err):
+            assert main(["scaffold", name, "--contracts-dir", "contracts"]) == 1
+        assert message in err.getvalue()
+    assert sorted(p.name for p in contracts.iterdir()) == ["all.yaml"]
+    assert not (tmp_path / "samples").exists()
