@@ -21,7 +21,7 @@ import pytest
 from hcl2.utils import SerializationOptions
 
 from lambda_bridge import config, ingest, keys
-from lambda_bridge.contracts import LINEAGE_FIELDS, ContractRegistry
+from lambda_bridge.contracts import EXTRA_FIELD, LINEAGE_FIELDS, ContractRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 TERRAFORM = ROOT / "deploy" / "terraform"
@@ -738,6 +738,12 @@ def test_glue_tables_follow_the_contracts():
         assert declared == [(f.name, hive_type(f.type)) for f in contract.arrow_schema], (
             contract.name
         )
+    # `extra_fields: keep` adds `_extra` (a JSON string) after the declared columns, as silver does.
+    assert EXTRA_FIELD.name == "_extra" and EXTRA_FIELD.type == pa.string()
+    text = blocks(DEV, "locals")["glue_datasets"]
+    assert re.search(
+        r'extra_fields, "drop"\) == "keep" \? \[\{\s*name = "_extra", type = "string"', text
+    ), text
     table = resources(MODULES / "catalog")["aws_glue_catalog_table.this"]
     parameters = table["parameters"]
     assert parameters["projection.enabled"] == "true"

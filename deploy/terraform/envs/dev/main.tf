@@ -25,13 +25,14 @@ locals {
   # keep their names).
   contracts_dir = "${local.repo_root}/${var.contracts_dir}"
   contracts     = [for f in sort(fileset(local.contracts_dir, "*.yaml")) : yamldecode(file("${local.contracts_dir}/${f}"))]
+  # A contract with `extra_fields: keep` adds the `_extra` JSON string column after its own.
   glue_datasets = {
-    for c in local.contracts : c.name => [
+    for c in local.contracts : c.name => concat([
       for col in c.columns : {
         name = col.name
         type = replace(replace(replace(replace(replace(replace(replace(col.type, " ", ""), "/\\bint64\\b/", "bigint"), "/\\bint32\\b/", "int"), "/\\bfloat64\\b/", "double"), "/\\bfloat32\\b/", "float"), "/\\bbool\\b/", "boolean"), "/\\blist</", "array<")
       }
-    ]
+    ], try(c.extra_fields, "drop") == "keep" ? [{ name = "_extra", type = "string" }] : [])
   }
 
   function_names = {
