@@ -165,7 +165,7 @@ def _whole_object(contract: Contract, data: bytes, code: ErrorCode, error: str) 
 
 
 def _empty(contract: Contract) -> pa.Table:
-    return contract.arrow_schema.empty_table()
+    return contract.parsed_schema.empty_table()
 
 
 # --------------------------------------------------------------------------------------------

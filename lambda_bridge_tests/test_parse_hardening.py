@@ -9,12 +9,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from lambda_bridge.contracts import DEFAULT_MAX_LINE_BYTES, contract_from_dict
 from lambda_bridge.parse import parse_object
 
 from .conftest import GOOD_SHIPMENT as GOOD
 from .test_parse import codes, shipment
+from .test_parse_properties import GZIP_MAGIC, SHIPMENTS, _nonblank, lines_strategy
 
 UTC = dt.UTC
 
@@ -330,3 +333,36 @@ def test_an_unknown_policy_is_refused_at_load(registry):
 
     with pytest.raises(ContractError, match="extra_fields"):
         shipments_with(registry, extra_fields="explode")
+
+
+# -- every policy keeps the parser's promises ------------------------------------------------
+
+POLICIES = {
+    policy: contract_from_dict(
+        {**yaml.safe_load(Path(SHIPMENTS.source_path).read_text(encoding="utf-8")),
+         "extra_fields": policy},
+        "shipments.yaml",
+    )
+    for policy in ("drop", "keep", "reject")
+}  # fmt: skip
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=lines_strategy, policy=st.sampled_from(sorted(POLICIES)))
+def test_under_every_extra_field_policy_lines_are_conserved_and_judged_alone(lines, policy):
+    contract = POLICIES[policy]
+    data = b"\n".join(line for _, line in lines)
+    assume(not data.startswith(GZIP_MAGIC))
+    together = parse_object(data, contract, "jsonl")
+    assert together.table.schema == contract.parsed_schema
+    expected = [no for no, (_, line) in enumerate(lines, 1) if _nonblank(line)]
+    assert sorted(together.lines.tolist() + [b.line for b in together.bad]) == expected
+    verdicts = {b.line: b.code for b in together.bad}
+    extras = dict(zip(together.lines.tolist(), together.table.to_pylist(), strict=True))
+    for no, (_, line) in enumerate(lines, 1):
+        if not _nonblank(line) or line.startswith(GZIP_MAGIC):
+            continue
+        alone = parse_object(line, contract, "jsonl")
+        assert verdicts.get(no) == (alone.bad[0].code if alone.bad else None), line
+        if policy == "keep" and not alone.bad:
+            assert extras[no] == alone.table.to_pylist()[0], "same row, `_extra` included"
