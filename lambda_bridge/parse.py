@@ -219,14 +219,38 @@ def _has_long_line(data: bytes, limit: int) -> bool:
     return any(data.find(b"\n", p, p + half) < 0 for p in range(0, len(data) - half, half))
 
 
-_NULL_LINE = re.compile(rb"\n[ \t\r]*null")
 _FIRST_CONTENT = re.compile(rb"[^ \t\r\n]")
 
 
-def _has_null_line(data: bytes) -> bool:
-    """A line that is only `null` crashes pyarrow's reader when first, and reads as a row of
-    nulls elsewhere; such files take the isolating path, where `null` is `not_an_object`."""
-    return data.lstrip(b" \t\r")[:4] == b"null" or _NULL_LINE.search(data) is not None
+def _starts_with_null(data: bytes) -> bool:
+    """A first value of `null` crashes pyarrow's reader; such files take the isolating path,
+    where `null` is `not_an_object`. (A later `null` line reads as a row of nulls, which
+    `_has_all_null_row` catches after the read.)"""
+    return data.lstrip(JSON_WHITESPACE)[:4] == b"null"
+
+
+def _has_all_null_row(table: pa.Table) -> bool:
+    """Whether a row has every column null: a `null` line, or `{}` and the like. Rare, and
+    told apart only line by line, so such files take the isolating path."""
+    if table.num_rows == 0 or table.num_columns == 0:
+        return False
+    every = pc.is_null(table.column(0))
+    for i in range(1, table.num_columns):
+        every = pc.and_(every, pc.is_null(table.column(i)))
+    return bool(pc.any(every).as_py())
+
+
+def _count_newlines(data: bytes, chunk: int = 1 << 18) -> int:
+    """`data.count(b"\\n")`, three times faster: numpy compares a chunk at a time into one small
+    mask (a mask as large as the object costs more in page faults than the comparison)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    mask = np.empty(min(chunk, max(len(buf), 1)), dtype=bool)
+    total = 0
+    for start in range(0, len(buf), chunk):
+        part = buf[start : start + chunk]
+        np.equal(part, 10, out=mask[: len(part)])
+        total += int(np.count_nonzero(mask[: len(part)]))
+    return total
 
 
 def _is_utf8(data: bytes | memoryview) -> bool:
@@ -250,7 +274,7 @@ def _parse_jsonl(data: bytes, contract: Contract) -> ParseResult:
         return ParseResult(_empty(contract), np.empty(0, np.int64), [], 0)
     utf8 = _is_utf8(data)
     long_lines = _has_long_line(data, contract.max_line_bytes)
-    if utf8 and not long_lines and not _has_null_line(data):
+    if utf8 and not long_lines and not _starts_with_null(data):
         # `reject` and `keep` first read with unknown fields as errors: a file without any
         # (the common case) then needs nothing more; `keep` reads again only when it has some.
         strict = contract.extra_fields != "drop"
@@ -265,8 +289,10 @@ def _parse_jsonl(data: bytes, contract: Contract) -> ParseResult:
                 table = _read_json(data, schema)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 table = None
+        if table is not None and _has_all_null_row(table):
+            table = None
         if table is not None:
-            physical = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+            physical = _count_newlines(data) + (0 if data.endswith(b"\n") else 1)
             if physical == table.num_rows:  # one value per line, no blank line: the common case
                 line_nos = np.arange(1, physical + 1, dtype=np.int64)
                 raw = _lazy_raw(data)
@@ -812,7 +838,9 @@ def _finish(
             reasons[int(i)] = (code, describe(int(i)))
         failed[new] = True
 
-    arrays = {c.name: table.column(c.name).combine_chunks() for c in contract.columns}
+    # Columns stay chunked as read (a copy of every column costs ~0.2 ms/MB); the rare
+    # failing cast combines its own column.
+    arrays: dict[str, Any] = {c.name: table.column(c.name) for c in contract.columns}
     for column in contract.columns:
         values = arrays[column.name]
         if pa.types.is_floating(values.type) and n:
@@ -915,8 +943,8 @@ def _pattern_for(target: pa.DataType) -> str | None:
 
 
 def cast_strings(
-    values: pa.Array, target: pa.DataType, naive_as_utc: bool = True
-) -> tuple[pa.Array, np.ndarray]:
+    values: pa.Array | pa.ChunkedArray, target: pa.DataType, naive_as_utc: bool = True
+) -> tuple[pa.Array | pa.ChunkedArray, np.ndarray]:
     """Cast a string column to `target`, returning the cast values and a mask of rows that failed.
 
     Rows that fail become null in the result. Syntax is screened with a vectorised regex; the
@@ -932,6 +960,8 @@ def cast_strings(
             return pc.cast(values, target), np.zeros(n, dtype=bool)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     failed = np.zeros(n, dtype=bool)
     present = _mask(pc.is_valid(values))
     pattern = _pattern_for(target)
