@@ -159,8 +159,9 @@ def _receive_send_delete(
             MessageAttributeNames=["All"],
             AttributeNames=["All"],
         ).get("Messages", [])
-        # A message whose copy failed earlier in this run comes back once its visibility
-        # timeout runs out: retrying it within one run would loop, so it waits for the next.
+        # A message whose copy (or whose delete) failed earlier in this run comes back once its
+        # visibility timeout runs out: retrying it within one run would loop (re-sending it
+        # each time), so it waits for the next.
         fresh = [m for m in messages if m["MessageId"] not in failed_ids]
         for message in messages:
             if message["MessageId"] in failed_ids:
@@ -175,7 +176,9 @@ def _receive_send_delete(
             failed_ids.add(message["MessageId"])
             to_release[message["MessageId"]] = message["ReceiptHandle"]
         result.moved += len(sent)
-        result.errors.extend(_delete(sqs, dlq_url, sent))
+        undeleted, errors = _delete(sqs, dlq_url, sent)
+        failed_ids.update(undeleted)
+        result.errors.extend(errors)
     # Visible again now, not after visibility_timeout, so the next run (or the next sensor
     # tick) sees them; kept hidden until here so this run does not pick them up again.
     result.errors.extend(_release(sqs, dlq_url, to_release))
@@ -233,22 +236,25 @@ def _sendable_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _delete(sqs: Any, dlq_url: str, messages: list[dict[str, Any]]) -> list[str]:
+def _delete(sqs: Any, dlq_url: str, messages: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Delete sent messages from the DLQ; return the ids not deleted, and one error line each."""
     if not messages:
-        return []
+        return [], []
     entries = [
         {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)
     ]
     try:
         response = sqs.delete_message_batch(QueueUrl=dlq_url, Entries=entries)
     except ClientError as exc:
-        return [
-            f"delete {m['MessageId']} (already sent; may be moved twice): {exc}" for m in messages
+        failed = [(m, str(exc)) for m in messages]
+    else:
+        failed = [
+            (messages[int(f["Id"])], f"{f.get('Code')}: {f.get('Message', '')}")
+            for f in response.get("Failed", [])
         ]
-    return [
-        f"delete {messages[int(f['Id'])]['MessageId']} (already sent; may be moved twice): "
-        f"{f.get('Code')}: {f.get('Message', '')}"
-        for f in response.get("Failed", [])
+    return [m["MessageId"] for m, _ in failed], [
+        f"delete {m['MessageId']} (already sent; may be moved twice): {error}"
+        for m, error in failed
     ]
 
 

@@ -143,9 +143,17 @@ def where(
     except ClientError:
         out.append("transform   no manifest yet: not transformed (check the queue and the DLQ)")
         return out
-    manifest = json.loads(
-        s3.get_object(Bucket=settings.silver_bucket, Key=index["manifest_key"])["Body"].read()
-    )
+    try:
+        manifest = json.loads(
+            s3.get_object(Bucket=settings.silver_bucket, Key=index["manifest_key"])["Body"].read()
+        )
+    except ClientError:
+        # process_object withdraws a key's manifest while it rewrites that key's outputs.
+        out.append(
+            "transform   no manifest: being reprocessed, or its reprocessing failed mid-way "
+            "(check the queue and the DLQ)"
+        )
+        return out
     out.append(f"manifest    s3://{settings.silver_bucket}/{index['manifest_key']}")
     out.append(
         f"processed   version {manifest['source']['version_id'] or '-'} at {manifest['processed_at']} "

@@ -36,6 +36,9 @@ PARQUET_COMPRESSION = "zstd"
 PARQUET_COMPRESSION_LEVEL = 1
 TRANSFORM_VERSION = __version__
 _MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "404"}
+# How many times one call writes a newer version it found had landed meanwhile (see the end of
+# process_object); under faster churn each newer version's own message does the rest.
+_MAX_REDO = 3
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ def process_object(
     *,
     chunk: int | None = None,
     now: dt.datetime | None = None,
+    _redo_depth: int = 0,
 ) -> Outcome:
     """Transform one bronze object version into silver, quarantine and a manifest.
 
@@ -135,6 +139,10 @@ def process_object(
         "manifest": manifest_key(contract.name, day, pid),
     }
     source_version = read_version or ""
+    if previous and previous.get("manifest_key") == keys["manifest"]:
+        # The manifest is the commit marker: withdraw the old one before its files are
+        # overwritten, or a failure before the new manifest leaves it describing other rows.
+        s3.delete_object(Bucket=silver_bucket, Key=keys["manifest"])
     if result.rows_out:
         table = with_lineage(result, contract, key, source_version, ingested_at)
         s3.put_object(Bucket=silver_bucket, Key=keys["silver"], Body=to_parquet(table))
@@ -193,6 +201,21 @@ def process_object(
     s3.put_object(
         Bucket=silver_bucket, Key=index_key(contract.name, pid), Body=json.dumps(index).encode()
     )
+    if read_version and _redo_depth < _MAX_REDO:
+        # Newest wins against an overlapping transform too: a newer version that landed while
+        # this ran may have been written, then overwritten here, and its message is gone. So the
+        # last writer checks, and writes the current version if it is not the one just written.
+        try:
+            current = _normalise_version(s3.head_object(Bucket=bucket, Key=key).get("VersionId"))
+        except ClientError as exc:
+            if not _is_missing(exc):
+                raise
+            current = None
+        if current and current != read_version:
+            return process_object(
+                s3, contract, silver_bucket, bucket, key, current,
+                chunk=chunk, now=now, _redo_depth=_redo_depth + 1,
+            )  # fmt: skip
     return Outcome("processed", manifest=manifest, result=result)
 
 
