@@ -94,6 +94,10 @@ _ALLOWED_FILE_WRITES = {
     ("elt_assets/cli.py", "mkdir"),  # .elt/dagster_home or DAGSTER_HOME
     ("elt_assets/cli.py", "write_bytes"),  # elt gen-events --out PATH (a user argument)
     ("elt_assets/cli.py", "unlink"),  # .elt/local.env (or --env-file) when the stack stops
+    # elt scaffold: folders from arguments, file names from the dataset name, written only
+    # after the contract (and so the name, [a-z][a-z0-9_]*) validated
+    ("elt_assets/scaffold.py", "mkdir"),
+    ("elt_assets/scaffold.py", "write_text"),
     ("elt_assets/local/stack.py", "mkdir"),  # .elt/local.env's folder
     ("elt_assets/local/stack.py", "write_text"),  # .elt/local.env
 }
