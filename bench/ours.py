@@ -44,6 +44,6 @@ def ours(data: bytes) -> Output:
     parquet = b""
     if result.rows_out:
         table = with_lineage(result, CONTRACT, SOURCE_KEY, SOURCE_VERSION, INGESTED_AT)
-        parquet = to_parquet(table)
+        parquet = to_parquet(table, CONTRACT)
     quarantine = quarantine_jsonl(result.bad, SOURCE_KEY, SOURCE_VERSION) if result.bad else b""
     return Output(len(parquet), result.rows_out, result.rows_quarantined, len(quarantine))

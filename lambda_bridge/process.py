@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
@@ -145,7 +145,7 @@ def process_object(
         s3.delete_object(Bucket=silver_bucket, Key=keys["manifest"])
     if result.rows_out:
         table = with_lineage(result, contract, key, source_version, ingested_at)
-        s3.put_object(Bucket=silver_bucket, Key=keys["silver"], Body=to_parquet(table))
+        s3.put_object(Bucket=silver_bucket, Key=keys["silver"], Body=to_parquet(table, contract))
     else:
         s3.delete_object(Bucket=silver_bucket, Key=keys["silver"])
     if result.bad:
@@ -249,14 +249,24 @@ def with_lineage(
 
 
 def _repeat(value: Any, type_: pa.DataType, n: int) -> pa.Array:
-    """A constant column, built in C (a take of one value) rather than from n Python objects."""
-    return pa.array([value], type_).take(pa.array(np.zeros(n, dtype=np.int32)))
+    """A constant column, built in C rather than from n Python objects."""
+    return pa.repeat(pa.scalar(value, type_), n)
 
 
-def to_parquet(table: pa.Table) -> bytes:
+def to_parquet(table: pa.Table, contract: Contract | None = None) -> bytes:
+    """Silver Parquet bytes: zstd, dictionary encoding except for columns unique per row.
+
+    A primary key and `_line` hold a new value on every row, so a dictionary only costs time
+    (the writer builds one, then falls back to plain encoding when it outgrows its page).
+    """
+    unique = {*(contract.primary_key if contract else ()), "_line"}
     sink = io.BytesIO()
     pq.write_table(
-        table, sink, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
+        table,
+        sink,
+        compression=PARQUET_COMPRESSION,
+        compression_level=PARQUET_COMPRESSION_LEVEL,
+        use_dictionary=[name for name in table.column_names if name not in unique],
     )
     return sink.getvalue()
 
@@ -279,5 +289,8 @@ def quarantine_jsonl(bad: list[BadLine], source_key: str, source_version: str) -
             record["raw_base64"] = base64.b64encode(line.raw).decode()
         if line.truncated:
             record["_raw_truncated"] = True
-        out.append(json.dumps(record, ensure_ascii=False))
-    return ("\n".join(out) + "\n").encode()
+        out.append(_QUARANTINE_ENCODER.encode(record))
+    return b"\n".join(out) + b"\n"
+
+
+_QUARANTINE_ENCODER = msgspec.json.Encoder()
