@@ -9,13 +9,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from elt_assets.local.stack import ResourceNames, provision
 from lambda_bridge.ingest import Ingester, persistence_layer
 from lambda_bridge.ingest import make_handler as make_ingest
 from lambda_bridge.transform import Transformer
 from lambda_bridge.transform import make_handler as make_transform
+from lambda_bridge_tests.conftest import aws_env, mocked  # noqa: F401 (fixtures)
 from lambda_bridge_tests.test_handlers import Context, queue_messages, s3_event, sqs_event
 
 from .test_terraform import DEV as TF_ROOT
@@ -23,17 +22,6 @@ from .test_terraform import parse
 
 REPO = Path(__file__).resolve().parent.parent
 SENTINEL = "4111-1111-1111-1111-SENSITIVE"
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield provision(endpoint=None, names=ResourceNames("sec"))
 
 
 @pytest.fixture
@@ -54,8 +42,8 @@ def lambda_logs():
         logger.setLevel(level)
 
 
-def test_the_lambdas_log_keys_and_counts_never_record_contents(aws, registry, lambda_logs):
-    s = aws.settings
+def test_the_lambdas_log_keys_and_counts_never_record_contents(mocked, registry, lambda_logs):  # noqa: F811
+    s = mocked.settings
     key = "bronze/shipments/dt=2026-01-05/cards.jsonl"
     good = {
         "record_type": "shipments", "event_time": "2026-01-05T03:00:00Z", "shipment_id": SENTINEL,

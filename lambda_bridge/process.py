@@ -62,6 +62,16 @@ def _normalise_version(version: str | None) -> str | None:
     return None if version in (None, "", "null") else version
 
 
+def _current_version(s3: Any, bucket: str, key: str) -> str | None:
+    """The key's current version id (None when unversioned or deleted)."""
+    try:
+        return _normalise_version(s3.head_object(Bucket=bucket, Key=key).get("VersionId"))
+    except ClientError as exc:
+        if not _is_missing(exc):
+            raise
+        return None
+
+
 def _is_missing(exc: ClientError) -> bool:
     error = exc.response.get("Error", {})
     return str(error.get("Code")) in _MISSING_CODES
@@ -112,12 +122,7 @@ def process_object(
 
     if version_id:
         # Newest wins: an old version's late event must not overwrite a newer version's rows.
-        try:
-            current = _normalise_version(s3.head_object(Bucket=bucket, Key=key).get("VersionId"))
-        except ClientError as exc:
-            if not _is_missing(exc):
-                raise
-            current = None
+        current = _current_version(s3, bucket, key)
         if current != version_id:
             return Outcome(
                 "stale", reason=f"version {version_id} is not the current version ({current})"
@@ -205,12 +210,7 @@ def process_object(
         # Newest wins against an overlapping transform too: a newer version that landed while
         # this ran may have been written, then overwritten here, and its message is gone. So the
         # last writer checks, and writes the current version if it is not the one just written.
-        try:
-            current = _normalise_version(s3.head_object(Bucket=bucket, Key=key).get("VersionId"))
-        except ClientError as exc:
-            if not _is_missing(exc):
-                raise
-            current = None
+        current = _current_version(s3, bucket, key)
         if current and current != read_version:
             return process_object(
                 s3, contract, silver_bucket, bucket, key, current,

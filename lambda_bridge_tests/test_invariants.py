@@ -51,6 +51,8 @@ from lambda_bridge.messages import Pointer
 from lambda_bridge.process import process_object, to_parquet
 from lambda_bridge.transform import Transformer
 
+from .test_handlers import Context
+
 REGISTRY = ContractRegistry.load()
 SHIPMENTS = REGISTRY["shipments"]
 DAY = "2026-01-05"
@@ -81,18 +83,6 @@ def aws(aws_env):
         yield Clients(boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb"))
 
 
-class Context:
-    """The parts of a Lambda context Powertools reads."""
-
-    function_name = "test"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:test"
-    aws_request_id = "req"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
 def transient(kind: str, operation: str) -> Exception:
     if kind == "connection":
         return EndpointConnectionError(endpoint_url="https://s3.us-east-1.amazonaws.com")
@@ -100,49 +90,54 @@ def transient(kind: str, operation: str) -> Exception:
     return ClientError({"Error": {"Code": code[kind], "Message": kind}}, operation)
 
 
-class Interleaved:
+class _Hooked:
+    """The real client, with `before(number, operation)` run before each of its S3 calls."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls = 0
+
+    def before(self, number: int, operation: str) -> None:
+        raise NotImplementedError
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.real, name)
+        if name.startswith("_") or name in ("meta", "get_paginator") or not callable(attr):
+            return attr
+
+        def call(**kwargs: Any) -> Any:
+            number, self.calls = self.calls, self.calls + 1
+            self.before(number, name)
+            return attr(**kwargs)
+
+        return call
+
+
+class Interleaved(_Hooked):
     """The real client, except that `action` runs just before S3 call number `at`: another
     Lambda's work landing in the middle of this one's."""
 
     def __init__(self, real: Any, at: int, action: Any) -> None:
-        self.real, self.at, self.action = real, at, action
-        self.calls = 0
+        super().__init__(real)
+        self.at, self.action = at, action
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.real, name)
-        if name.startswith("_") or name in ("meta", "get_paginator") or not callable(attr):
-            return attr
-
-        def call(**kwargs: Any) -> Any:
-            number, self.calls = self.calls, self.calls + 1
-            if number == self.at:
-                self.action()
-            return attr(**kwargs)
-
-        return call
+    def before(self, number: int, operation: str) -> None:
+        if number == self.at:
+            self.action()
 
 
-class FlakyS3:
+class FlakyS3(_Hooked):
     """The real client, except that S3 call number `fail_at` (0-based) raises, once."""
 
     def __init__(self, real: Any, fail_at: int, kind: str) -> None:
-        self.real, self.fail_at, self.kind = real, fail_at, kind
-        self.calls = 0
+        super().__init__(real)
+        self.fail_at, self.kind = fail_at, kind
         self.fired = ""  # the operation that failed
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.real, name)
-        if name.startswith("_") or name in ("meta", "get_paginator") or not callable(attr):
-            return attr
-
-        def call(**kwargs: Any) -> Any:
-            number, self.calls = self.calls, self.calls + 1
-            if number == self.fail_at and not self.fired:
-                self.fired = name
-                raise transient(self.kind, name)
-            return attr(**kwargs)
-
-        return call
+    def before(self, number: int, operation: str) -> None:
+        if number == self.fail_at and not self.fired:
+            self.fired = operation
+            raise transient(self.kind, operation)
 
 
 # -- content: lines whose fate the test knows ---------------------------------------------------
