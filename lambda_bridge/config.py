@@ -15,6 +15,12 @@ ENV_IDEMPOTENCY_TABLE = "ELT_IDEMPOTENCY_TABLE"
 ENV_CONTRACTS_DIR = "ELT_CONTRACTS_DIR"
 # Optional: S3 notifications of new manifests, for the Dagster landings sensor.
 ENV_LANDINGS_QUEUE_URL = "ELT_LANDINGS_QUEUE_URL"
+# Optional: the largest object (decompressed) the transform reads into memory.
+ENV_MAX_OBJECT_BYTES = "ELT_MAX_OBJECT_BYTES"
+# Set by Lambda itself: the function's memory in MB.
+LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+# Peak memory is about 4x the object with bad lines in it (BENCHMARKS.md, section 2).
+MEMORY_PER_OBJECT_BYTE = 4
 
 ALL_ENV_VARS = (
     ENV_BRONZE_BUCKET,
@@ -24,7 +30,7 @@ ALL_ENV_VARS = (
     ENV_IDEMPOTENCY_TABLE,
     ENV_CONTRACTS_DIR,
     ENV_LANDINGS_QUEUE_URL,
-)
+)  # where things are; ELT_MAX_OBJECT_BYTES is a limit, not a place, and has a default
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class Settings:
         idempotency_table: DynamoDB table of the ingest idempotency records.
         contracts_dir: Folder of dataset contracts, or None for the packaged ones.
         landings_queue_url: Queue of silver-bucket notifications for new manifests (optional).
+        max_object_bytes: The largest object (decompressed) the transform reads into memory;
+            larger ones are quarantined whole as `too_large`. None: no limit.
     """
 
     bronze_bucket: str = ""
@@ -48,6 +56,7 @@ class Settings:
     idempotency_table: str = ""
     contracts_dir: Path | None = None
     landings_queue_url: str = ""
+    max_object_bytes: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -61,6 +70,7 @@ class Settings:
             idempotency_table=env.get(ENV_IDEMPOTENCY_TABLE, ""),
             contracts_dir=Path(contracts_dir) if contracts_dir else None,
             landings_queue_url=env.get(ENV_LANDINGS_QUEUE_URL, ""),
+            max_object_bytes=_max_object_bytes(env),
         )
 
     def require(self, *fields: str) -> "Settings":
@@ -92,4 +102,24 @@ class Settings:
             env[ENV_CONTRACTS_DIR] = str(self.contracts_dir)
         if self.landings_queue_url:
             env[ENV_LANDINGS_QUEUE_URL] = self.landings_queue_url
+        if self.max_object_bytes is not None:
+            env[ENV_MAX_OBJECT_BYTES] = str(self.max_object_bytes)
         return env
+
+
+def _max_object_bytes(env: Mapping[str, str]) -> int | None:
+    """ELT_MAX_OBJECT_BYTES if set; on Lambda, a quarter of the function's memory; else None."""
+    explicit = env.get(ENV_MAX_OBJECT_BYTES, "").strip()
+    if explicit:
+        try:
+            value = int(explicit)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            msg = f"{ENV_MAX_OBJECT_BYTES} must be a positive number of bytes, got {explicit!r}"
+            raise ConfigError(msg)
+        return value
+    memory_mb = env.get(LAMBDA_MEMORY_ENV, "").strip()
+    if memory_mb.isdigit():
+        return int(memory_mb) * 2**20 // MEMORY_PER_OBJECT_BYTE
+    return None

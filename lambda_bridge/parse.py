@@ -48,6 +48,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported_format"
     EXTRA_FIELD = "extra_field"
     LINE_TOO_LONG = "line_too_long"
+    TOO_LARGE = "too_large"
 
 
 @dataclass(frozen=True)
@@ -85,20 +86,28 @@ class ParseResult:
         return dict(sorted(counts.items()))
 
 
-def parse_object(data: bytes, contract: Contract, fmt: str | None) -> ParseResult:
+def parse_object(
+    data: bytes, contract: Contract, fmt: str | None, max_bytes: int | None = None
+) -> ParseResult:
     """Turn a bronze object's bytes into silver rows and quarantine records.
 
     Args:
         data: The object's bytes, gzip-compressed or not (detected by magic bytes).
         contract: The dataset's contract.
         fmt: `jsonl`, `json` or `csv` (from the key's extension), or None if unknown.
+        max_bytes: The most bytes to hold once decompressed, or None for no limit; a larger
+            object (a gzip bomb included) is quarantined whole as `too_large`, unread.
 
     Returns:
         A ParseResult with `lines_in == rows_out + rows_quarantined`.
     """
+    if max_bytes is not None and len(data) > max_bytes:
+        return too_large(contract, data[:RAW_LIMIT], len(data), max_bytes)
     if data[:3] == GZIP_MAGIC:
         try:
-            data = _gunzip(data)
+            data = _gunzip(data, max_bytes)
+        except _TooLarge as exc:
+            return too_large(contract, data[:RAW_LIMIT], exc.size, max_bytes or 0, "at least ")
         except (OSError, EOFError, zlib.error) as exc:
             return _whole_object(
                 contract, data, ErrorCode.DECOMPRESS, f"cannot decompress gzip: {exc}"
@@ -153,9 +162,45 @@ def _add_hints(bad: list[BadLine], contract: Contract) -> None:
             bad[i] = BadLine(line.line, line.code, hint, line.raw, line.truncated)
 
 
-def _gunzip(data: bytes) -> bytes:
-    # gzip.decompress accepts concatenated members, as producers appending to .gz files create.
-    return gzip.decompress(data)
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def _gunzip(data: bytes, limit: int | None = None) -> bytes:
+    """Decompress every gzip member (producers appending to .gz files make several), stopping
+    as soon as the output passes `limit`, so a gzip bomb never reaches memory."""
+    if limit is None:
+        return gzip.decompress(data)
+    out = bytearray()
+    rest = data
+    while rest:
+        member = zlib.decompressobj(wbits=31)  # one gzip member: header, deflate, CRC and size
+        pending = rest
+        while pending:
+            out += member.decompress(pending, limit - len(out) + 1)
+            if len(out) > limit:
+                raise _TooLarge(len(out))
+            pending = member.unconsumed_tail
+        if not member.eof:
+            msg = "Compressed file ended before the end-of-stream marker was reached"
+            raise EOFError(msg)
+        rest = member.unused_data.lstrip(b"\x00")  # gzip allows zero padding after a member
+    return bytes(out)
+
+
+def too_large(
+    contract: Contract, head: bytes, size: int, limit: int, qualifier: str = ""
+) -> ParseResult:
+    """The whole object quarantined, unread past its first bytes: it would not fit in memory."""
+    problem = (
+        f"object of {qualifier}{size} bytes (decompressed) is over the transform's limit of "
+        f"{limit} bytes (ELT_MAX_OBJECT_BYTES; by default a quarter of the function's memory): "
+        "split it, or raise the limit with the memory, or replay it where memory allows"
+    )
+    bad = BadLine(1, ErrorCode.TOO_LARGE, problem, head[:RAW_LIMIT], truncated=True)
+    return ParseResult(_empty(contract), np.empty(0, np.int64), [bad], lines_in=1)
 
 
 def _whole_object(contract: Contract, data: bytes, code: ErrorCode, error: str) -> ParseResult:

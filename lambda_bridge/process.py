@@ -29,7 +29,7 @@ from lambda_bridge.keys import (
     quarantine_key,
     silver_key,
 )
-from lambda_bridge.parse import BadLine, ParseResult, parse_object
+from lambda_bridge.parse import RAW_LIMIT, BadLine, ParseResult, parse_object, too_large
 
 PARQUET_COMPRESSION = "zstd"
 # Level 1: faster than 3 and, on this data, no larger (bench: compression table).
@@ -87,6 +87,7 @@ def process_object(
     *,
     chunk: int | None = None,
     now: dt.datetime | None = None,
+    max_bytes: int | None = None,
     _redo_depth: int = 0,
 ) -> Outcome:
     """Transform one bronze object version into silver, quarantine and a manifest.
@@ -100,6 +101,8 @@ def process_object(
         version_id: The version to process; None for the current one.
         chunk: The chunk of a split object (None for the whole object).
         now: The `_ingested_at` / `processed_at` time (tests pin it).
+        max_bytes: The largest object (once decompressed) to read into memory; a larger one
+            is quarantined whole as `too_large` without being read. None: no limit.
 
     Raises:
         botocore.exceptions.ClientError, BotoCoreError: S3 failed (throttled, network, access);
@@ -116,7 +119,13 @@ def process_object(
         if _is_missing(exc):
             return Outcome("missing", reason=f"s3://{bucket}/{key} version {version_id} is gone")
         raise
-    body: bytes = response["Body"].read()
+    size = int(response.get("ContentLength") or 0)
+    if max_bytes is not None and size > max_bytes:
+        body = response["Body"].read(RAW_LIMIT)  # enough to show what it is, no more
+        response["Body"].close()
+    else:
+        body = response["Body"].read()
+        size = len(body)
     read_version = _normalise_version(response.get("VersionId"))
     last_modified: dt.datetime = response["LastModified"]
 
@@ -136,7 +145,10 @@ def process_object(
             "stale", reason=f"a newer version ({previous.get('version_id')}) was already processed"
         )
 
-    result = parse_object(body, contract, format_of_key(key))
+    if len(body) < size:
+        result = too_large(contract, body, size, max_bytes or 0)
+    else:
+        result = parse_object(body, contract, format_of_key(key), max_bytes)
     ingested_at = now or dt.datetime.now(dt.UTC)
     keys = {
         "silver": silver_key(contract.name, day, pid),
@@ -167,7 +179,7 @@ def process_object(
             "key": key,
             "version_id": read_version,
             "etag": str(response.get("ETag", "")).strip('"'),
-            "size": len(body),
+            "size": size,
             "last_modified": last_modified.isoformat(),
         },
         "chunk": chunk,
@@ -214,7 +226,7 @@ def process_object(
         if current and current != read_version:
             return process_object(
                 s3, contract, silver_bucket, bucket, key, current,
-                chunk=chunk, now=now, _redo_depth=_redo_depth + 1,
+                chunk=chunk, now=now, max_bytes=max_bytes, _redo_depth=_redo_depth + 1,
             )  # fmt: skip
     return Outcome("processed", manifest=manifest, result=result)
 

@@ -50,6 +50,7 @@ class Transformer:
             pointer.key,
             pointer.version_id,
             chunk=pointer.chunk,
+            max_bytes=self.settings.max_object_bytes,
         )
         if outcome.status == "processed" and outcome.manifest is not None:
             m = outcome.manifest

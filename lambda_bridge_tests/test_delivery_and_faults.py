@@ -34,8 +34,10 @@ from lambda_bridge.messages import Pointer
 from lambda_bridge.transform import Transformer
 from lambda_bridge.transform import make_handler as make_transform
 
-from .conservation import assert_conserved
-from .test_handlers import Context, s3_event
+from .conftest import GOOD_SHIPMENT
+from .conservation import assert_conserved, read_stored
+from .test_handlers import Context, pointer, put, s3_event
+from .test_handlers import sqs_event as sqs_event_of
 
 # An invocation that raises before adding a metric flushes none; Powertools warns about that.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -620,3 +622,41 @@ def test_a_redrive_whose_deletes_keep_failing_sends_each_message_once_per_run(ho
     assert hot.depth() == 15 + sends.total()
     assert len(hot.run_transform()) == 15 + sends.total()
     hot.conserved()
+
+
+# -- an object too large for the function's memory --------------------------------------------
+
+
+def test_settings_limit_objects_to_a_quarter_of_the_lambda_memory_unless_told():
+    from lambda_bridge.config import Settings
+    from lambda_bridge.exceptions import ConfigError
+
+    assert Settings.from_env({}).max_object_bytes is None  # local runs, Dagster: no limit
+    on_lambda = Settings.from_env({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"})
+    assert on_lambda.max_object_bytes == 256 * 2**20
+    explicit = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024", "ELT_MAX_OBJECT_BYTES": "1000"}
+    assert Settings.from_env(explicit).max_object_bytes == 1000
+    assert Settings.from_env(explicit).as_env()["ELT_MAX_OBJECT_BYTES"] == "1000"
+    with pytest.raises(ConfigError, match="ELT_MAX_OBJECT_BYTES must be a positive number"):
+        Settings.from_env({"ELT_MAX_OBJECT_BYTES": "lots"})
+
+
+def test_an_object_too_large_for_the_function_is_quarantined_whole_not_retried(
+    mocked, registry, monkeypatch
+):
+    """Without the limit it would exhaust the function's memory on every retry, then sit in the
+    DLQ with no reason given; with it, the manifest and quarantine say what happened."""
+    s = dataclasses.replace(mocked.settings, max_object_bytes=4096)
+    key = "bronze/shipments/dt=2026-01-05/huge.jsonl"
+    body = b"\n".join([GOOD_SHIPMENT] * 200) + b"\n"
+    version = put(s, key, body)
+    transform = make_transform(Transformer(s, registry, boto3.client("s3")))
+    assert transform(sqs_event_of(pointer(s, key, version)), Context()) == {"batchItemFailures": []}
+    stored = read_stored(boto3.client("s3"), s.silver_bucket, "shipments")
+    (manifest,) = stored.manifests[key]
+    assert (manifest["lines_in"], manifest["rows_out"], manifest["rows_quarantined"]) == (1, 0, 1)
+    assert manifest["source"]["size"] == len(body)
+    (record,) = stored.quarantine[key]
+    assert record["_error_code"] == "too_large" and record["_raw_truncated"] is True
+    assert f"object of {len(body)} bytes" in record["_error"]
+    assert len(record["raw"].encode()) <= 64 * 1024 and body.startswith(record["raw"].encode())

@@ -366,3 +366,40 @@ def test_under_every_extra_field_policy_lines_are_conserved_and_judged_alone(lin
         assert verdicts.get(no) == (alone.bad[0].code if alone.bad else None), line
         if policy == "keep" and not alone.bad:
             assert extras[no] == alone.table.to_pylist()[0], "same row, `_extra` included"
+
+
+# -- objects too large to hold in memory, gzip bombs included ---------------------------------
+
+
+def test_an_object_over_the_memory_limit_is_quarantined_whole_unread(registry):
+    data = lines(*([GOOD] * 100))
+    result = parse_object(data, registry["shipments"], "jsonl", max_bytes=len(data) - 1)
+    assert (result.lines_in, result.rows_out, codes(result)) == (1, 0, [(1, "too_large")])
+    assert f"object of {len(data)} bytes" in result.bad[0].error
+    assert result.bad[0].truncated
+    assert parse_object(data, registry["shipments"], "jsonl", max_bytes=len(data)).rows_out == 100
+
+
+def test_a_gzip_bomb_stops_decompressing_at_the_limit(registry):
+    bomb = gzip.compress(b" " * (64 << 20))  # 64 MiB of blanks in ~64 KiB
+    assert len(bomb) < 100_000
+    result = parse_object(bomb, registry["shipments"], "jsonl", max_bytes=1 << 20)
+    assert codes(result) == [(1, "too_large")]
+    assert "at least" in result.bad[0].error and result.bad[0].raw == bomb[: 64 * 1024]
+
+
+def test_the_limited_gunzip_reads_what_gzip_reads(registry):
+    contract = registry["shipments"]
+    members = gzip.compress(lines(GOOD, GOOD)) + gzip.compress(lines(GOOD)) + b"\x00" * 8
+    limited = parse_object(members, contract, "jsonl", max_bytes=10 << 20)
+    unlimited = parse_object(members, contract, "jsonl")
+    assert limited.rows_out == unlimited.rows_out == 3
+    truncated = gzip.compress(lines(*([GOOD] * 50)))[:-20]
+    assert codes(parse_object(truncated, contract, "jsonl", max_bytes=10 << 20)) == [
+        (1, "decompress")
+    ]
+    corrupt = bytearray(gzip.compress(lines(GOOD)))
+    corrupt[-6] ^= 0xFF  # the CRC
+    assert codes(parse_object(bytes(corrupt), contract, "jsonl", max_bytes=10 << 20)) == [
+        (1, "decompress")
+    ]
