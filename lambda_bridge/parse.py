@@ -129,7 +129,7 @@ def _parse_format(data: bytes, contract: Contract, fmt: str) -> ParseResult:
     if fmt == "csv":
         return _parse_csv(data, contract)
     # `.jsonl`/`.ndjson` hold one record per line, always; only `.json` may be one document.
-    head = data.lstrip(JSON_WHITESPACE)[:1]
+    head = _head(data, 1)
     if fmt == "json" and head == b"[":
         return _parse_json_document(data, contract)
     if fmt == "json" and head == b"{":
@@ -271,7 +271,13 @@ def _starts_with_null(data: bytes) -> bool:
     """A first value of `null` crashes pyarrow's reader; such files take the isolating path,
     where `null` is `not_an_object`. (A later `null` line reads as a row of nulls, which
     `_has_all_null_row` catches after the read.)"""
-    return data.lstrip(JSON_WHITESPACE)[:4] == b"null"
+    return _head(data, 4) == b"null"
+
+
+def _head(data: bytes, n: int) -> bytes:
+    """The first `n` bytes after leading JSON whitespace (`lstrip` would copy the object)."""
+    found = _FIRST_CONTENT.search(data)
+    return data[found.start() : found.start() + n] if found else b""
 
 
 def _has_all_null_row(table: pa.Table) -> bool:
