@@ -97,6 +97,23 @@ def aws_days_apart(aws, monkeypatch):
     return aws
 
 
+def s3_record(bucket: str, put: "Put", safe: str = "/") -> dict[str, Any]:
+    """One S3 ObjectCreated notification record, the key encoded with `quote_plus(safe=...)`."""
+    return {
+        "eventName": "ObjectCreated:Put",
+        "eventTime": "2026-01-05T10:00:00.000Z",
+        "s3": {
+            "bucket": {"name": bucket},
+            "object": {
+                "key": quote_plus(put.key, safe=safe),
+                "size": put.size,
+                "eTag": put.etag,
+                "versionId": put.version,
+            },
+        },
+    }
+
+
 def transient(kind: str, operation: str) -> Exception:
     if kind == "connection":
         return EndpointConnectionError(endpoint_url="https://s3.us-east-1.amazonaws.com")
@@ -343,19 +360,7 @@ class Pipeline:
 
     def deliver(self, put: Put) -> dict[str, int]:
         """The S3 ObjectCreated event of one version, encoded as S3 encodes keys."""
-        record = {
-            "eventName": "ObjectCreated:Put",
-            "eventTime": "2026-01-05T10:00:00.000Z",
-            "s3": {
-                "bucket": {"name": self.bronze},
-                "object": {
-                    "key": quote_plus(put.key, safe="/"),
-                    "size": put.size,
-                    "eTag": put.etag,
-                    "versionId": put.version,
-                },
-            },
-        }
+        record = s3_record(self.bronze, put)
         return self.ingester.handle({"Records": [record]}, Context())
 
     # SQS and the transform Lambda
@@ -1113,18 +1118,7 @@ def test_any_key_survives_ingest_and_transform(aws, name, safe):
     put = p.put(key, Content((Line(dumps({
         "record_type": "shipments", "event_time": "2026-01-05T03:00:00Z", "shipment_id": "shp_1",
         "origin": "SZX", "destination": "SEA"}), None),), False, False, False))  # fmt: skip
-    record = {
-        "eventName": "ObjectCreated:Put",
-        "eventTime": "2026-01-05T10:00:00.000Z",
-        "s3": {
-            "bucket": {"name": p.bronze},
-            "object": {
-                "key": quote_plus(key, safe=safe),
-                "size": put.size,
-                "versionId": put.version,
-            },
-        },
-    }
+    record = s3_record(p.bronze, put, safe=safe)
     assert p.ingester.handle({"Records": [record]}, Context())["enqueued"] == 1
     (message,) = p.receive()
     assert Pointer.from_json(message["Body"]).key == key
