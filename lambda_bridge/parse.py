@@ -1042,6 +1042,13 @@ def cast_strings(
     if pa.types.is_boolean(target):
         values = pc.utf8_lower(values)
     if pa.types.is_timestamp(target) and target.tz is not None:
+        # Once the screen has nulled the malformed values, one cast usually succeeds: a string
+        # without an offset fails a cast to a zoned type, so success means there were none, and
+        # the second regex below (naive or not) is needed only when the cast fails.
+        try:
+            return _null_where(pc.cast(values, target), failed), failed
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
         has_offset = _mask(pc.match_substring_regex(values, _OFFSET))
         naive = present & ~failed & ~has_offset
         if naive.any():

@@ -224,3 +224,37 @@ def test_csv_rows_are_typed_and_bad_rows_quarantined(registry):
 def test_csv_with_only_a_header_has_no_records(registry):
     result = parse_object(CSV_HEADER + b"\n", registry["transactions"], "csv")
     assert (result.lines_in, result.rows_out, result.rows_quarantined) == (0, 0, 0)
+
+
+def test_silver_parquet_reads_back_as_the_contract_in_pyarrow_polars_and_pandas(registry):
+    """The constant lineage columns are written dictionary-encoded and the Arrow schema is not
+    stored, so what readers see must come from Parquet's own types: plain strings, UTC times."""
+    import io
+
+    import pandas as pd
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from lambda_bridge.process import to_parquet, with_lineage
+
+    contract = registry["shipments"]
+    body = b"\n".join([GOOD, shipment(shipment_id="shp_2", carrier=None)]) + b"\n"
+    at = dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC)
+    table = with_lineage(
+        parse_object(body, contract, "jsonl"), contract, "bronze/k.jsonl", "v7", at
+    )
+    data = to_parquet(table, contract)
+
+    back = pq.read_table(io.BytesIO(data))
+    assert back.schema.equals(contract.silver_schema)
+    assert back.column("_source_key").to_pylist() == ["bronze/k.jsonl"] * 2
+    assert back.column("_source_version").to_pylist() == ["v7"] * 2
+    assert back.column("_line").to_pylist() == [1, 2]
+    frame = pl.read_parquet(io.BytesIO(data))
+    assert frame.schema["_source_key"] == pl.String
+    assert frame.schema["event_time"] == pl.Datetime("us", "UTC")
+    assert frame["_source_version"].to_list() == ["v7", "v7"]
+    pandas_frame = pq.read_table(io.BytesIO(data)).to_pandas()
+    assert not isinstance(pandas_frame["_source_key"].dtype, pd.CategoricalDtype)
+    assert pd.api.types.is_string_dtype(pandas_frame["_source_key"])
+    assert pandas_frame["carrier"].isna().tolist() == [False, True]
