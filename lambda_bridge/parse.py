@@ -914,13 +914,16 @@ def _finish(
         values = arrays[column.name]
         if pa.types.is_floating(values.type) and n:
             non_finite = pc.or_(pc.is_nan(values), pc.is_inf(values))
+            if not pc.any(non_finite).as_py():  # the common case: no mask to build
+                continue
             flag(
                 _mask(non_finite),
                 ErrorCode.JSON_DECODE,
                 lambda i, c=column.name: f"column {c!r}: NaN/Infinity is not valid JSON",
             )
     for column in contract.columns:
-        if column.required and n:
+        # Arrow keeps each array's null count, so a column without nulls costs nothing here.
+        if column.required and n and arrays[column.name].null_count:
             flag(
                 _mask(pc.is_null(arrays[column.name])),
                 ErrorCode.MISSING_REQUIRED,
