@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench import stages
 from bench.common import MB, Figure, at_least, median, run_worker
 from bench.report import Section, number
 
@@ -181,7 +182,12 @@ def measure(payload: dict[str, Any]) -> dict[str, Any]:
         if payload.get("codecs_file")
         else []
     )
-    return {"cases": rows, "codecs": codecs, "pid": os.getpid()}
+    large = payload["sizes"][-1]
+    timed_stages = stages.measure(
+        Path(large["clean"]).read_bytes(), Path(large["bad"]).read_bytes(), payload["runs"]
+    )
+    print(f"  [{threads} thread(s)] stages: done", flush=True)
+    return {"cases": rows, "codecs": codecs, "stages": timed_stages, "pid": os.getpid()}
 
 
 # -- main side -------------------------------------------------------------------------------
@@ -336,13 +342,16 @@ def section(answers: list[dict[str, Any]], sizes: list[dict[str, Any]], runs: in
             "",
         ]
     cases = [c for a in answers for c in a["cases"]]
-    for threads in THREAD_COUNTS:
+    for threads, answer in zip(THREAD_COUNTS, answers, strict=True):
         parts += [
             f"### {threads} thread{'s' if threads > 1 else ''}",
             "",
             _cases_table([c for c in cases if c["threads"] == threads], figs),
             "",
+            stages.table(answer["stages"], sizes[-1]["label"], threads),
+            "",
         ]
+        figs += stages.figures(answer["stages"], sizes[-1]["label"], threads)
     codecs = next((a["codecs"] for a in answers if a["codecs"]), [])
     if codecs:
         reference = next(
