@@ -282,7 +282,14 @@ def _constant_string(value: str, n: int) -> pa.DictionaryArray:
 
 
 def to_parquet(table: pa.Table, contract: Contract | None = None) -> bytes:
-    """Silver Parquet bytes: zstd; dictionary encoding except for columns unique per row.
+    """Silver Parquet bytes, written with `parquet_options`."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink, **parquet_options(table.column_names, contract))
+    return sink.getvalue()
+
+
+def parquet_options(columns: list[str], contract: Contract | None = None) -> dict[str, Any]:
+    """How silver Parquet is written: zstd; dictionary encoding except for columns unique per row.
 
     A primary key and `_line` hold a new value on every row, so a dictionary only costs time
     (the writer builds one, then falls back to plain encoding when it outgrows its page).
@@ -293,17 +300,13 @@ def to_parquet(table: pa.Table, contract: Contract | None = None) -> bytes:
     return the dictionary-encoded lineage columns as dictionaries instead of strings.
     """
     unique = {*(contract.primary_key if contract else ()), "_line"}
-    sink = io.BytesIO()
-    pq.write_table(
-        table,
-        sink,
-        compression=PARQUET_COMPRESSION,
-        compression_level=PARQUET_COMPRESSION_LEVEL,
-        use_dictionary=[name for name in table.column_names if name not in unique],
-        column_encoding={"_line": "DELTA_BINARY_PACKED"} if "_line" in table.column_names else None,
-        store_schema=False,
-    )
-    return sink.getvalue()
+    return {
+        "compression": PARQUET_COMPRESSION,
+        "compression_level": PARQUET_COMPRESSION_LEVEL,
+        "use_dictionary": [name for name in columns if name not in unique],
+        "column_encoding": {"_line": "DELTA_BINARY_PACKED"} if "_line" in columns else None,
+        "store_schema": False,
+    }
 
 
 def quarantine_jsonl(bad: list[BadLine], source_key: str, source_version: str) -> bytes:
