@@ -291,17 +291,22 @@ def _has_all_null_row(table: pa.Table) -> bool:
     return bool(pc.any(every).as_py())
 
 
-def _count_newlines(data: bytes, chunk: int = 1 << 18) -> int:
-    """`data.count(b"\\n")`, three times faster: numpy compares a chunk at a time into one small
-    mask (a mask as large as the object costs more in page faults than the comparison)."""
+def _scan(data: bytes, chunk: int = 1 << 18) -> tuple[int, bool]:
+    """The newlines in `data` and whether it is all ASCII, in one pass three times faster than
+    `data.count(b"\\n")`: numpy compares a chunk at a time into one small mask (a mask as large
+    as the object costs more in page faults than the comparison), and checks each chunk's
+    largest byte while it is in cache. ASCII is valid UTF-8, so most files need no other check.
+    """
     buf = np.frombuffer(data, dtype=np.uint8)
     mask = np.empty(min(chunk, max(len(buf), 1)), dtype=bool)
-    total = 0
+    total, ascii = 0, True
     for start in range(0, len(buf), chunk):
         part = buf[start : start + chunk]
         np.equal(part, 10, out=mask[: len(part)])
         total += int(np.count_nonzero(mask[: len(part)]))
-    return total
+        if ascii and part.max() >= 0x80:
+            ascii = False
+    return total, ascii
 
 
 def _is_utf8(data: bytes | memoryview) -> bool:
@@ -323,7 +328,8 @@ def _parse_jsonl(data: bytes, contract: Contract) -> ParseResult:
     schema = _read_schema(contract)
     if _FIRST_CONTENT.search(data) is None:
         return ParseResult(_empty(contract), np.empty(0, np.int64), [], 0)
-    utf8 = _is_utf8(data)
+    newlines, ascii = _scan(data)
+    utf8 = ascii or _is_utf8(data)
     long_lines = _has_long_line(data, contract.max_line_bytes)
     if utf8 and not long_lines and not _starts_with_null(data):
         # `reject` and `keep` first read with unknown fields as errors: a file without any
@@ -343,7 +349,7 @@ def _parse_jsonl(data: bytes, contract: Contract) -> ParseResult:
         if table is not None and _has_all_null_row(table):
             table = None
         if table is not None:
-            physical = _count_newlines(data) + (0 if data.endswith(b"\n") else 1)
+            physical = newlines + (0 if data.endswith(b"\n") else 1)
             if physical == table.num_rows:  # one value per line, no blank line: the common case
                 line_nos = np.arange(1, physical + 1, dtype=np.int64)
                 raw = _lazy_raw(data)

@@ -258,3 +258,21 @@ def test_silver_parquet_reads_back_as_the_contract_in_pyarrow_polars_and_pandas(
     assert not isinstance(pandas_frame["_source_key"].dtype, pd.CategoricalDtype)
     assert pd.api.types.is_string_dtype(pandas_frame["_source_key"])
     assert pandas_frame["carrier"].isna().tolist() == [False, True]
+
+
+@pytest.mark.parametrize(
+    "invalid",
+    [b"\x80", b"\xc3\x28", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xfe"],
+    ids=["lone-continuation", "bad-continuation", "overlong", "surrogate", "past-u10ffff", "fe"],
+)
+def test_any_invalid_utf8_is_quarantined_and_valid_non_ascii_kept(registry, invalid):
+    """A file is checked byte by byte only when it is not all ASCII: every kind of invalid
+    sequence must still be found, and valid multi-byte text must reach silver unchanged."""
+    contract = registry["shipments"]
+    valid = shipment(carrier="Zürich Cargo ✈ 運送")
+    spoiled = shipment(shipment_id="shp_2").replace(
+        b'"origin": "SZX"', b'"origin": "S' + invalid + b'"'
+    )
+    result = parse_object(valid + b"\n" + spoiled + b"\n", contract, "jsonl")
+    assert codes(result) == [(2, "encoding")]
+    assert result.table.column("carrier").to_pylist() == ["Zürich Cargo ✈ 運送"]
