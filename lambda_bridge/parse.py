@@ -518,9 +518,7 @@ def _parse_isolating(data: bytes, contract: Contract, utf8: bool) -> ParseResult
     schema = _read_schema(contract)
     line_nos = np.concatenate([p[2] for p in pieces]) if pieces else np.empty(0, np.int64)
     try:
-        table = (
-            _read_json(b"\n".join(p[1] for p in pieces), schema) if pieces else schema.empty_table()
-        )
+        table = _read_runs([p[1] for p in pieces], schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         table = None
     if table is None or table.num_rows != len(line_nos):
@@ -534,6 +532,24 @@ def _parse_isolating(data: bytes, contract: Contract, utf8: bool) -> ParseResult
         line_nos = np.asarray(nos, dtype=np.int64)
     extra_of = _extras_of(index.raw, contract) if contract.extra_fields == "keep" else None
     return _finish(table, line_nos, contract, index.raw, bad_lines, lines_in, extra_of)
+
+
+_JOIN_BYTES = 32 << 20
+
+
+def _read_runs(runs: list[bytes | memoryview], schema: pa.Schema) -> pa.Table:
+    """Read runs of good lines as one table, joining ~32 MB of them at a time: a copy of all
+    the good lines at once would add the object's size again to the peak memory."""
+    tables, group, size = [], [], 0
+    for run in runs:
+        group.append(run)
+        size += len(run)
+        if size >= _JOIN_BYTES:
+            tables.append(_read_json(b"\n".join(group), schema))
+            group, size = [], 0
+    if group:
+        tables.append(_read_json(b"\n".join(group), schema))
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def _too_long(size: int, contract: Contract) -> tuple[ErrorCode, str]:
