@@ -19,7 +19,8 @@ ENV_LANDINGS_QUEUE_URL = "ELT_LANDINGS_QUEUE_URL"
 ENV_MAX_OBJECT_BYTES = "ELT_MAX_OBJECT_BYTES"
 # Set by Lambda itself: the function's memory in MB.
 LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
-# Peak memory is about 4x the object with bad lines in it (BENCHMARKS.md, section 2).
+# Peak memory is up to ~3.5x the object, runtime included (BENCHMARKS.md, section 2): a
+# quarter of the function's memory leaves headroom.
 MEMORY_PER_OBJECT_BYTE = 4
 
 ALL_ENV_VARS = (
