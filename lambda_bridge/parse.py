@@ -51,7 +51,7 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "too_large"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BadLine:
     """One input record that did not make it to silver, and why."""
 

@@ -309,9 +309,14 @@ def parquet_options(columns: list[str], contract: Contract | None = None) -> dic
     }
 
 
-def quarantine_jsonl(bad: list[BadLine], source_key: str, source_version: str) -> bytes:
-    """One JSON object per bad input line (DESIGN §3), exact bytes kept when not UTF-8."""
-    out = []
+def quarantine_jsonl(bad: list[BadLine], source_key: str, source_version: str) -> bytearray:
+    """One JSON object per bad input line (DESIGN §3), exact bytes kept when not UTF-8.
+
+    Records are encoded one after another into the buffer returned (boto3 sends a bytearray
+    as it is): a file whose every line is bad must not also hold a list of encoded records,
+    their join and a copy of it, which took its peak memory to ~9x its size.
+    """
+    out = bytearray()
     for line in bad:
         record: dict[str, Any] = {
             "_source_key": source_key,
@@ -327,8 +332,9 @@ def quarantine_jsonl(bad: list[BadLine], source_key: str, source_version: str) -
             record["raw_base64"] = base64.b64encode(line.raw).decode()
         if line.truncated:
             record["_raw_truncated"] = True
-        out.append(_QUARANTINE_ENCODER.encode(record))
-    return b"\n".join(out) + b"\n"
+        _QUARANTINE_ENCODER.encode_into(record, out, -1)
+        out += b"\n"
+    return out
 
 
 _QUARANTINE_ENCODER = msgspec.json.Encoder()
