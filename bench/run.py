@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> None:
         sections.append(throughput.section(answers, sizes, args.runs))
     if "memory" in wanted:
         progress(f"2. peak memory on the {sizes[-1]['label']} files (one process each)")
-        answers_rss = memory.collect(sizes[-1]["clean"], sizes[-1]["bad"])
+        all_bad = str(bronze_file(sizes[-1]["records"], 1.0))
+        answers_rss = memory.collect(sizes[-1]["clean"], sizes[-1]["bad"], all_bad)
         sections.append(memory.section(answers_rss, sizes[-1]["label"]))
     if "package" in wanted:
         progress("4. Lambda package and cold import")

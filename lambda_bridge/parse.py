@@ -455,6 +455,13 @@ def _parse_isolating(data: bytes, contract: Contract, utf8: bool) -> ParseResult
     """
     index = _LineIndex(data)
     decoder = _decoder(contract)
+    # A file of bad lines repeats a handful of messages: keep one copy of each, not one a line.
+    texts: dict[str, str] = {}
+
+    def classify(k: int) -> tuple[ErrorCode, str] | None:
+        verdict = _classify(decoder, _content(index.line(k)))
+        return None if verdict is None else (verdict[0], texts.setdefault(verdict[1], verdict[1]))
+
     n = len(index.numbers)
     excluded: dict[int, tuple[ErrorCode, str] | None] = {}
     too_long = np.flatnonzero(index.ends - index.starts > contract.max_line_bytes)
@@ -462,9 +469,9 @@ def _parse_isolating(data: bytes, contract: Contract, utf8: bool) -> ParseResult
         excluded[int(k)] = _too_long(int(index.ends[k] - index.starts[k]), contract)
     if not utf8:
         for k in _lines_with_invalid_utf8(data, index):
-            excluded.setdefault(k, _classify(decoder, _content(index.line(k))))
+            excluded.setdefault(k, classify(k))
     for k in index.special:
-        excluded.setdefault(k, _classify(decoder, _content(index.line(k))))
+        excluded.setdefault(k, classify(k))
     bad: dict[int, tuple[ErrorCode, str]] = {k: v for k, v in excluded.items() if v is not None}
     runs, start = [], 0
     for k in sorted(excluded):
@@ -493,7 +500,7 @@ def _parse_isolating(data: bytes, contract: Contract, utf8: bool) -> ParseResult
                 break
             flagged = []
             for c in candidates:
-                verdict = _classify(decoder, _content(index.line(c)))
+                verdict = classify(c)
                 if verdict is not None:
                     bad[c] = verdict
                     flagged.append(c)
@@ -922,11 +929,13 @@ def _finish(
     n = table.num_rows
     failed = np.zeros(n, dtype=bool)
     reasons: dict[int, tuple[ErrorCode, str]] = {}
+    texts: dict[str, str] = {}  # one copy of each message, however many rows share it
 
     def flag(mask: np.ndarray, code: ErrorCode, describe: Callable[[int], str]) -> None:
         new = mask & ~failed
         for i in np.flatnonzero(new):
-            reasons[int(i)] = (code, describe(int(i)))
+            text = describe(int(i))
+            reasons[int(i)] = (code, texts.setdefault(text, text))
         failed[new] = True
 
     # Columns stay chunked as read (a copy of every column costs ~0.2 ms/MB); the rare
