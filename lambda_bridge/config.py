@@ -19,8 +19,9 @@ ENV_LANDINGS_QUEUE_URL = "ELT_LANDINGS_QUEUE_URL"
 ENV_MAX_OBJECT_BYTES = "ELT_MAX_OBJECT_BYTES"
 # Set by Lambda itself: the function's memory in MB.
 LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
-# Peak memory is up to ~3.5x the object, runtime included (BENCHMARKS.md, section 2): a
-# quarter of the function's memory leaves headroom.
+# Clean and mostly good objects peak at up to ~3.5x their size, runtime included (BENCHMARKS.md,
+# section 2), so a quarter of the function's memory leaves headroom; a file whose every line is
+# bad takes up to ~9x and, past that, ends in the DLQ (README, Performance).
 MEMORY_PER_OBJECT_BYTE = 4
 
 ALL_ENV_VARS = (
