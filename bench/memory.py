@@ -97,15 +97,17 @@ def section(answers: dict[str, dict[str, Any]], label: str) -> Section:
                 baseline_value=floor["peak_mib"] - floor["before_mib"],
             )
         )
-    worst = max(answers[key]["peak_mib"] for key, _, _ in OURS)
+    worst_key, _, worst_row = max(OURS, key=lambda o: answers[o[0]]["peak_mib"])
+    worst = answers[worst_key]["peak_mib"]
+    worst_what = f"{worst_row}, {answers[worst_key]['bytes_in'] / MIB:,.0f} MiB"
     setting = lambda_memory_mb(worst)
     figs.append(
         Figure(
             section="memory",
-            name=f"Lambda memory for {label} objects (worst peak x {HEADROOM}, {LAMBDA_STEP_MB} MB steps)",
+            name=f"Lambda memory for the {label} files (worst peak x {HEADROOM}, {LAMBDA_STEP_MB} MB steps)",
             value=setting,
             unit="MB",
-            note=f"from a worst peak of {worst:,.0f} MiB",
+            note=f"from a worst peak of {worst:,.0f} MiB ({worst_what})",
         )
     )
     body = "\n".join(
@@ -131,22 +133,22 @@ def section(answers: dict[str, dict[str, Any]], label: str) -> Section:
                 )
             ),
             "",
-            figure_note(worst, setting),
+            figure_note(worst, setting, worst_what),
             "",
         ]
     )
     return Section(2, "Peak memory", figs, figure_table(figs) + "\n\n" + body)
 
 
-def figure_note(worst: float, setting: int) -> str:
+def figure_note(worst: float, setting: int, what: str) -> str:
     cpu = (
         "at least one full vCPU"
         if setting >= ONE_VCPU_MB
         else f"{setting / ONE_VCPU_MB:.2f} of a vCPU (the 1-thread figures of section 1 apply)"
     )
     return (
-        f"**Implied Lambda memory:** the worst peak, {worst:,.0f} MiB, × {HEADROOM} headroom,"
-        f" rounded up to {LAMBDA_STEP_MB} MB: **{setting:,} MB** for objects of this size, which"
+        f"**Implied Lambda memory:** the worst peak, {worst:,.0f} MiB ({what}), × {HEADROOM} headroom,"
+        f" rounded up to {LAMBDA_STEP_MB} MB: **{setting:,} MB**, which"
         f" buys {cpu}. Lambda's CPU share grows with memory (one vCPU at {ONE_VCPU_MB:,} MB), so"
         " a larger setting can also be the cheaper one for large objects."
     )
