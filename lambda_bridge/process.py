@@ -62,14 +62,16 @@ def _normalise_version(version: str | None) -> str | None:
     return None if version in (None, "", "null") else version
 
 
-def _current_version(s3: Any, bucket: str, key: str) -> str | None:
-    """The key's current version id (None when unversioned or deleted)."""
+def _current(s3: Any, bucket: str, key: str) -> tuple[str | None, dt.datetime | None]:
+    """The key's current version id (None when unversioned) and LastModified (both None when
+    the key is deleted)."""
     try:
-        return _normalise_version(s3.head_object(Bucket=bucket, Key=key).get("VersionId"))
+        head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if not _is_missing(exc):
             raise
-        return None
+        return None, None
+    return _normalise_version(head.get("VersionId")), head.get("LastModified")
 
 
 def _is_missing(exc: ClientError) -> bool:
@@ -129,16 +131,18 @@ def process_object(
     read_version = _normalise_version(response.get("VersionId"))
     last_modified: dt.datetime = response["LastModified"]
 
+    day = arrival_date(key, last_modified)
+    pid = part_id(bucket, key, chunk)
     if version_id:
         # Newest wins: an old version's late event must not overwrite a newer version's rows.
-        current = _current_version(s3, bucket, key)
+        current, current_modified = _current(s3, bucket, key)
         if current != version_id:
+            if current_modified is not None and arrival_date(key, current_modified) != day:
+                _withdraw_stale_day(s3, contract, silver_bucket, day, pid)
             return Outcome(
                 "stale", reason=f"version {version_id} is not the current version ({current})"
             )
 
-    day = arrival_date(key, last_modified)
-    pid = part_id(bucket, key, chunk)
     previous = _read_json(s3, silver_bucket, index_key(contract.name, pid))
     if previous and previous.get("last_modified", "") > last_modified.isoformat():
         return Outcome(
@@ -222,13 +226,35 @@ def process_object(
         # Newest wins against an overlapping transform too: a newer version that landed while
         # this ran may have been written, then overwritten here, and its message is gone. So the
         # last writer checks, and writes the current version if it is not the one just written.
-        current = _current_version(s3, bucket, key)
+        current, _ = _current(s3, bucket, key)
         if current and current != read_version:
             return process_object(
                 s3, contract, silver_bucket, bucket, key, current,
                 chunk=chunk, now=now, max_bytes=max_bytes, _redo_depth=_redo_depth + 1,
             )  # fmt: skip
     return Outcome("processed", manifest=manifest, result=result)
+
+
+def _withdraw_stale_day(
+    s3: Any, contract: Contract, silver_bucket: str, day: str, pid: str
+) -> None:
+    """Remove what an earlier, interrupted run of a now-stale version may have left in its day.
+
+    A run that died after its Parquet but before its index leaves files that no index names, and
+    the newer version, landed on another day, never learns of them (it cleans up only the day
+    its index names). They can only belong to versions older than the current one (an undated
+    key's day grows with its versions' LastModified), so they go, unless the index names this
+    day: then the current version's own run removes them, as it removes any old day's outputs.
+    """
+    previous = _read_json(s3, silver_bucket, index_key(contract.name, pid))
+    if previous and previous.get("dt") == day:
+        return
+    for key in (  # the manifest first: it is the commit marker
+        manifest_key(contract.name, day, pid),
+        silver_key(contract.name, day, pid),
+        quarantine_key(contract.name, day, pid),
+    ):
+        s3.delete_object(Bucket=silver_bucket, Key=key)
 
 
 def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:

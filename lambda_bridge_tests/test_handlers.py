@@ -298,6 +298,51 @@ def test_a_new_version_dated_another_day_leaves_no_rows_behind(mocked, registry)
     )
 
 
+def test_a_version_that_failed_half_way_leaves_nothing_behind_once_a_newer_day_wins(
+    mocked, registry, monkeypatch
+):
+    """v1 of an undated key writes its Parquet for day 1 and dies before its manifest; v2 lands
+    the next day and is transformed; v1's retry finds itself stale. Nothing of v1 may stay in
+    day 1's partition: no manifest names that file, and v2's run never knew where v1 wrote."""
+    import moto.s3.models
+
+    s = mocked.settings
+    s3 = boto3.client("s3")
+    contract = registry["shipments"]
+    key = "bronze/shipments/undated.jsonl"
+    pid = part_id(s.bronze_bucket, key)
+    monkeypatch.setattr(moto.s3.models, "utcnow", lambda: dt.datetime(2026, 1, 5, 23, 0))
+    v1 = put(s, key, b"\n".join([GOOD_SHIPMENT] * 3))
+
+    class DiesBeforeTheManifest:
+        def __getattr__(self, name):
+            return getattr(s3, name)
+
+        def put_object(self, **kwargs):
+            if kwargs["Key"].startswith("_manifests/"):
+                raise RuntimeError("Task timed out")
+            return s3.put_object(**kwargs)
+
+    with pytest.raises(RuntimeError):
+        process_object(DiesBeforeTheManifest(), contract, s.silver_bucket, s.bronze_bucket, key, v1)
+    assert s3.list_objects_v2(Bucket=s.silver_bucket, Prefix="silver/")["KeyCount"] == 1
+
+    monkeypatch.setattr(moto.s3.models, "utcnow", lambda: dt.datetime(2026, 1, 6, 1, 0))
+    v2 = put(s, key, GOOD_SHIPMENT)
+    assert process_object(s3, contract, s.silver_bucket, s.bronze_bucket, key, v2).status == (
+        "processed"
+    )
+    retry = process_object(s3, contract, s.silver_bucket, s.bronze_bucket, key, v1)
+    assert retry.status == "stale"
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=s.silver_bucket)["Contents"])
+    assert keys == [
+        index_key("shipments", pid),
+        manifest_key("shipments", "2026-01-06", pid),
+        silver_key("shipments", "2026-01-06", pid),
+    ]
+    assert [r["_source_version"] for r in read_silver(s, keys[2])] == [v2]
+
+
 def test_an_empty_object_still_gets_a_manifest(mocked, transform):
     s = mocked.settings
     version = put(s, KEY, b"")
