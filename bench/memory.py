@@ -73,6 +73,9 @@ def collect(clean: str, bad: str, all_bad: str) -> dict[str, dict[str, Any]]:
 
 
 def section(answers: dict[str, dict[str, Any]], label: str) -> Section:
+    # Here, not at the top: a worker measuring the floor must not load boto3 and pyarrow for it.
+    from lambda_bridge.process import QUARANTINE_PART_BYTES, QUARANTINE_PARTS_IN_FLIGHT
+
     floor = answers["floor"]
     figs: list[Figure] = []
     for key, file, _ in OURS:
@@ -118,8 +121,13 @@ def section(answers: dict[str, dict[str, Any]], label: str) -> Section:
             ' has; the floor\'s imports polars and pyarrow. "Own" is the peak minus the peak'
             " after imports and reading the file, i.e. what the transform itself adds. Threads:"
             " the machine's default. The every-line-bad file holds the same records, each spoiled"
-            " one of the six ways of the 1% file (so it is smaller); its quarantine records alone"
-            " are ~3x its size, since each carries the raw line, the reason and the lineage.",
+            " one of the six ways of the 1% file (so it is smaller). Its quarantine file is ~3x its"
+            " size (each record carries the raw line, the reason and the lineage); it is encoded"
+            " and uploaded in parts (`quarantine_parts`, an S3 multipart upload holding up to"
+            f" {QUARANTINE_PARTS_IN_FLIGHT} parts of {QUARANTINE_PART_BYTES / MIB:.0f} MiB), so"
+            " here each part is dropped once encoded and the upload's parts in flight, at most"
+            f" {QUARANTINE_PARTS_IN_FLIGHT * QUARANTINE_PART_BYTES / MIB:.0f} MiB, are not"
+            " counted. What remains is one Python object per bad line (its raw text and reason).",
             "",
             "| Process | Object | RSS after imports + reading | Peak RSS | Own | Own / object |",
             "|---|---:|---:|---:|---:|---:|",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from lambda_bridge.contracts import ContractRegistry
 from lambda_bridge.parse import parse_object
-from lambda_bridge.process import quarantine_jsonl, to_parquet, with_lineage
+from lambda_bridge.process import quarantine_parts, to_parquet, with_lineage
 
 CONTRACT = ContractRegistry.load()["shipments"]
 SOURCE_KEY = "bronze/shipments/dt=2026-05-01/bench.jsonl"
@@ -38,12 +38,15 @@ def ours(data: bytes) -> Output:
     """The transform Lambda's CPU work on one object: everything process_object does but S3 I/O.
 
     parse_object (validation, casting, isolation of bad lines), with_lineage and to_parquet,
-    plus quarantine_jsonl when there are bad lines, because process_object writes that too.
+    plus the quarantine file when there are bad lines, because process_object writes that too:
+    its parts are encoded one at a time and dropped, as the upload does with them.
     """
     result = parse_object(data, CONTRACT, "jsonl")
     parquet = b""
     if result.rows_out:
         table = with_lineage(result, CONTRACT, SOURCE_KEY, SOURCE_VERSION, INGESTED_AT)
         parquet = to_parquet(table, CONTRACT)
-    quarantine = quarantine_jsonl(result.bad, SOURCE_KEY, SOURCE_VERSION) if result.bad else b""
-    return Output(len(parquet), result.rows_out, result.rows_quarantined, len(quarantine))
+    quarantine_bytes = 0
+    for part in quarantine_parts(result.bad, SOURCE_KEY, SOURCE_VERSION):
+        quarantine_bytes += len(part)
+    return Output(len(parquet), result.rows_out, result.rows_quarantined, quarantine_bytes)

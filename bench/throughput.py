@@ -311,7 +311,7 @@ def section(answers: list[dict[str, Any]], sizes: list[dict[str, Any]], runs: in
         f" Targets: ours ≥ {TARGET_CLEAN}× the floor on the clean file and ≥ {TARGET_BAD}× the"
         " (clean-file) floor on the file with 1% bad lines of mixed kinds.",
         "",
-        "- **ours**: `parse_object` → `with_lineage` → `to_parquet` (+ `quarantine_jsonl` when"
+        "- **ours**: `parse_object` → `with_lineage` → `to_parquet` (+ `quarantine_parts` when"
         " lines are bad), i.e. everything `process_object` does except S3 calls; validation,"
         " casting to the contract's types and quarantine on.",
         "- **floor**: polars `read_ndjson` + `write_parquet` of the clean file, no validation"

@@ -38,6 +38,9 @@ CALL_ACTIONS = {
         "get_object": {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"},
         "head_object": {"s3:GetObject", "s3:ListBucket"},
         "put_object": {"s3:PutObject"},
+        # A multipart upload (a large quarantine file): create, parts and complete are
+        # s3:PutObject; s3transfer aborts the upload when a part fails.
+        "upload_fileobj": {"s3:PutObject", "s3:AbortMultipartUpload"},
         "delete_object": {"s3:DeleteObject"},
         "list_objects_v2": {"s3:ListBucket"},
     },
@@ -648,6 +651,8 @@ def test_dagster_policy_covers_the_control_plane():
         "s3:GetObjectVersion": {"${var.bronze_bucket_arn}/bronze/*"},
         "s3:PutObject": {"${var.silver_bucket_arn}/*"},
         "s3:DeleteObject": {"${var.silver_bucket_arn}/*"},
+        # A replay writes a large quarantine file as the transform does: a multipart upload.
+        "s3:AbortMultipartUpload": {"${var.silver_bucket_arn}/quarantine/*"},
         "sqs:GetQueueAttributes": {"${var.queue_arn}", "${var.dlq_arn}"},
         "sqs:StartMessageMoveTask": {"${var.dlq_arn}"},
         "sqs:ListMessageMoveTasks": {"${var.dlq_arn}"},

@@ -8,14 +8,17 @@ duplicating, and the manifest is written last, so a manifest always describes co
 import base64
 import datetime as dt
 import io
+import itertools
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from lambda_bridge import __version__
@@ -108,7 +111,9 @@ def process_object(
 
     Raises:
         botocore.exceptions.ClientError, BotoCoreError: S3 failed (throttled, network, access);
-            the caller retries. Bad content never raises: it is quarantined.
+            the caller retries. boto3.exceptions.S3UploadFailedError: the same, for a quarantine
+            file larger than one part (a multipart upload). Bad content never raises: it is
+            quarantined.
     """
     started = time.perf_counter()
     version_id = _normalise_version(version_id)
@@ -170,8 +175,7 @@ def process_object(
     else:
         s3.delete_object(Bucket=silver_bucket, Key=keys["silver"])
     if result.bad:
-        body_q = quarantine_jsonl(result.bad, key, source_version)
-        s3.put_object(Bucket=silver_bucket, Key=keys["quarantine"], Body=body_q)
+        _put_quarantine(s3, silver_bucket, keys["quarantine"], result.bad, key, source_version)
     else:
         s3.delete_object(Bucket=silver_bucket, Key=keys["quarantine"])
 
@@ -335,12 +339,22 @@ def parquet_options(columns: list[str], contract: Contract | None = None) -> dic
     }
 
 
-def quarantine_jsonl(bad: list[BadLine], source_key: str, source_version: str) -> bytearray:
-    """One JSON object per bad input line (DESIGN §3), exact bytes kept when not UTF-8.
+# The quarantine file is written in parts of this size (S3's minimum part is 5 MiB).
+QUARANTINE_PART_BYTES = 8 << 20
 
-    Records are encoded one after another into the buffer returned (boto3 sends a bytearray
-    as it is): a file whose every line is bad must not also hold a list of encoded records,
-    their join and a copy of it, which took its peak memory to ~9x its size.
+
+def quarantine_parts(
+    bad: list[BadLine],
+    source_key: str,
+    source_version: str,
+    part_bytes: int = QUARANTINE_PART_BYTES,
+) -> Iterator[bytearray]:
+    """The quarantine file (one JSON object per bad input line, DESIGN §3) in pieces of at least
+    `part_bytes` (the last may be smaller), encoded as they are asked for.
+
+    A quarantine record carries the raw line, the reason and the lineage, so a file whose every
+    line is bad has a quarantine ~3x its size: it is produced, and sent, a part at a time.
+    The exact bytes of a line that is not UTF-8 are kept in `raw_base64`.
     """
     out = bytearray()
     for line in bad:
@@ -360,7 +374,62 @@ def quarantine_jsonl(bad: list[BadLine], source_key: str, source_version: str) -
             record["_raw_truncated"] = True
         _QUARANTINE_ENCODER.encode_into(record, out, -1)
         out += b"\n"
-    return out
+        if len(out) >= part_bytes:
+            yield out
+            out = bytearray()
+    if out:
+        yield out
+
+
+def _put_quarantine(
+    s3: Any, bucket: str, key: str, bad: list[BadLine], source_key: str, source_version: str
+) -> None:
+    """Write the quarantine file: one PutObject when it fits in a part (the common case), else an
+    S3 multipart upload fed part by part, so its memory is a few parts, not the whole file."""
+    parts = quarantine_parts(bad, source_key, source_version)
+    first = next(parts)
+    second = next(parts, None)
+    if second is None:
+        s3.put_object(Bucket=bucket, Key=key, Body=first)
+        return
+    stream = io.BufferedReader(_PartsReader(itertools.chain((first, second), parts)))
+    del first, second
+    s3.upload_fileobj(Fileobj=stream, Bucket=bucket, Key=key, Config=_QUARANTINE_TRANSFER)
+
+
+# s3transfer uploads the parts on a few threads while the next ones are encoded, and holds at
+# most this many in memory (its `max_in_memory_upload_chunks`, which boto3's TransferConfig
+# does not take as an argument).
+QUARANTINE_PARTS_IN_FLIGHT = 4
+_QUARANTINE_TRANSFER = TransferConfig(
+    multipart_threshold=QUARANTINE_PART_BYTES,
+    multipart_chunksize=QUARANTINE_PART_BYTES,
+    max_concurrency=QUARANTINE_PARTS_IN_FLIGHT,
+)
+_QUARANTINE_TRANSFER.max_in_memory_upload_chunks = QUARANTINE_PARTS_IN_FLIGHT
+
+
+class _PartsReader(io.RawIOBase):
+    """A readable, non-seekable stream over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes | bytearray]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._current = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._current:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._current = memoryview(chunk)
+        n = min(len(buffer), len(self._current))
+        buffer[:n] = self._current[:n]
+        self._current = self._current[n:]
+        return n
 
 
 _QUARANTINE_ENCODER = msgspec.json.Encoder()

@@ -1,5 +1,6 @@
 """The two Lambda handlers under in-process moto (mock_aws)."""
 
+import base64
 import datetime as dt
 import io
 import json
@@ -15,7 +16,7 @@ from lambda_bridge.ingest import Ingester, persistence_layer
 from lambda_bridge.ingest import make_handler as make_ingest
 from lambda_bridge.keys import index_key, manifest_key, part_id, quarantine_key, silver_key
 from lambda_bridge.messages import Pointer
-from lambda_bridge.process import process_object
+from lambda_bridge.process import QUARANTINE_PART_BYTES, process_object
 from lambda_bridge.transform import Transformer
 from lambda_bridge.transform import make_handler as make_transform
 
@@ -221,6 +222,53 @@ def test_transform_writes_silver_quarantine_and_manifest_at_deterministic_keys(m
     assert manifest["source"]["version_id"] == version
     assert set(manifest) >= {"dataset", "dt", "source", "lines_in", "rows_out", "rows_quarantined", "silver_key",
                              "quarantine_key", "transform_version", "processed_at"}  # fmt: skip
+
+
+def test_a_quarantine_larger_than_a_part_is_uploaded_in_parts_and_loses_no_line(mocked, transform):
+    """A poison file's quarantine (~3x the file) is streamed as an S3 multipart upload; every
+    line is still there once, in order, with the exact bytes of the lines that are not UTF-8."""
+    s = mocked.settings
+    lines = []
+    for no in range(1, 24_001):
+        if no == 12_000:
+            lines.append(GOOD_SHIPMENT)
+        elif no % 7 == 0:
+            lines.append(b'{"shipment_id": "' + b"\xff" + b"x" * 900 + f"{no}".encode())
+        else:
+            lines.append(b'{"shipment_id": "' + b"x" * 900 + f"{no}".encode())
+    version = put(s, KEY, b"\n".join(lines))
+    assert transform(sqs_event(pointer(s, KEY, version)), Context()) == {"batchItemFailures": []}
+    pid = part_id(s.bronze_bucket, KEY)
+    s3 = boto3.client("s3")
+    qkey = quarantine_key("shipments", "2026-01-05", pid)
+    head = s3.head_object(Bucket=s.silver_bucket, Key=qkey)
+    assert head["ContentLength"] > 2 * QUARANTINE_PART_BYTES
+    assert head["ETag"].strip('"').rsplit("-", 1)[1] == str(
+        -(-head["ContentLength"] // QUARANTINE_PART_BYTES)
+    )  # a multipart upload's ETag ends with its number of parts
+    body = s3.get_object(Bucket=s.silver_bucket, Key=qkey)["Body"].read()
+    records = [json.loads(line) for line in body.splitlines()]
+    assert [r["_line"] for r in records] == [no for no in range(1, 24_001) if no != 12_000]
+    for record in records:
+        raw = lines[record["_line"] - 1]
+        if record["_line"] % 7 == 0:
+            assert record["_error_code"] == "encoding"
+            assert base64.b64decode(record["raw_base64"]) == raw
+        else:
+            assert record["_error_code"] == "json_decode" and record["raw"] == raw.decode()
+    assert [r["_line"] for r in read_silver(s, silver_key("shipments", "2026-01-05", pid))] == [
+        12_000
+    ]
+    manifest = json.loads(
+        s3.get_object(Bucket=s.silver_bucket, Key=manifest_key("shipments", "2026-01-05", pid))[
+            "Body"
+        ].read()
+    )
+    assert (manifest["lines_in"], manifest["rows_out"], manifest["rows_quarantined"]) == (
+        24_000,
+        1,
+        23_999,
+    )
 
 
 def test_replaying_the_same_version_overwrites_instead_of_duplicating(mocked, transform):

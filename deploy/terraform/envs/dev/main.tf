@@ -80,7 +80,8 @@ locals {
 
   # What lambda_bridge.transform / process does: read the bronze object version (and head it
   # to check it is current), read the `_index/` record, write or delete silver, quarantine,
-  # manifest and index objects; the event source mapping polls the queue with this role.
+  # manifest and index objects (a large quarantine file as a multipart upload); the event
+  # source mapping polls the queue with this role.
   transform_policy_statements = [
     {
       sid       = "PollEventsQueue"
@@ -113,6 +114,12 @@ locals {
         "${module.storage.silver_bucket_arn}/_manifests/*",
         "${module.storage.silver_bucket_arn}/_index/*",
       ]
+    },
+    {
+      # A quarantine file over one part (8 MiB) is a multipart upload, aborted if a part fails.
+      sid       = "AbortQuarantineUploads"
+      actions   = ["s3:AbortMultipartUpload"]
+      resources = ["${module.storage.silver_bucket_arn}/quarantine/*"]
     },
     {
       sid       = "UseDataKey"

@@ -30,6 +30,14 @@ data "aws_iam_policy_document" "this" {
     resources = ["${var.silver_bucket_arn}/*"]
   }
 
+  # A replay writes a quarantine file over one part as a multipart upload, aborted on failure.
+  statement {
+    sid       = "AbortQuarantineUploads"
+    effect    = "Allow"
+    actions   = ["s3:AbortMultipartUpload"]
+    resources = ["${var.silver_bucket_arn}/quarantine/*"]
+  }
+
   statement {
     sid       = "WatchQueues"
     effect    = "Allow"
