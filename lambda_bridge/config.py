@@ -21,7 +21,7 @@ ENV_MAX_OBJECT_BYTES = "ELT_MAX_OBJECT_BYTES"
 LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 # Clean and mostly good objects peak at up to ~3.5x their size, runtime included (BENCHMARKS.md,
 # section 2), so a quarter of the function's memory leaves headroom; a file whose every line is
-# bad takes up to ~9x and, past that, ends in the DLQ (README, Performance).
+# bad takes up to ~6x and, past that, ends in the DLQ (README, Performance).
 MEMORY_PER_OBJECT_BYTE = 4
 
 ALL_ENV_VARS = (

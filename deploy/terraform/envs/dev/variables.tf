@@ -78,7 +78,7 @@ variable "transform_timeout_seconds" {
 
 variable "transform_memory_mb" {
   type        = number
-  description = "Memory of the transform function (pyarrow and a whole object in memory): 1024 MB suits objects up to ~230 MB, or ~80 MB if every line of one can be bad; BENCHMARKS.md section 2 measures both."
+  description = "Memory of the transform function (pyarrow and a whole object in memory): 1024 MB suits objects up to ~230 MB, or ~120 MB if every line of one can be bad; BENCHMARKS.md section 2 measures both."
   default     = 1024
 }
 
