@@ -47,11 +47,11 @@ def measure(payload: dict[str, Any]) -> dict[str, Any]:
     # Runs executed in process log every step at DEBUG to the console; the bench prints figures.
     logging.getLogger("dagster").setLevel(logging.WARNING)
 
-    from elt_assets.definitions import build_definitions
-    from elt_assets.generate import generate
-    from elt_assets.local.runner import LambdaRunner
-    from elt_assets.local.stack import ResourceNames, provision, start_server
-    from elt_assets.replay import replay_partition
+    from elt_assets.cli.local.runner import LambdaRunner
+    from elt_assets.cli.local.stack import ResourceNames, provision, start_server
+    from elt_assets.cli.samples import generate
+    from elt_assets.definitions import defs as load_definitions
+    from elt_assets.lib.replay import replay_partition
     from lambda_bridge.contracts import ContractRegistry
 
     clock = time.perf_counter()
@@ -87,7 +87,7 @@ def measure(payload: dict[str, Any]) -> dict[str, Any]:
                 Bucket=bronze, NotificationConfiguration=notification
             )
             phase(f"{objects} objects in bronze")
-            defs = build_definitions()
+            defs = load_definitions()
             sensor = defs.get_repository_def().get_sensor_def("landings")
             runner = LambdaRunner(stack)
             samples = []
@@ -123,7 +123,7 @@ def measure(payload: dict[str, Any]) -> dict[str, Any]:
                 Body=data,
             )
         phase("replay data in bronze")
-        defs = build_definitions()
+        defs = load_definitions()
         repo = defs.get_repository_def()
         job = repo.get_implicit_global_asset_job_def().get_subset(
             # The replay alone: an asset's checks would otherwise run with it.

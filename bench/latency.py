@@ -37,9 +37,9 @@ def measure(payload: dict[str, Any]) -> dict[str, Any]:
     from botocore.exceptions import ClientError
 
     from bench.data import DAY
-    from elt_assets.generate import generate
-    from elt_assets.local.runner import LambdaRunner
-    from elt_assets.local.stack import make_client, start_stack
+    from elt_assets.cli.local.runner import LambdaRunner
+    from elt_assets.cli.local.stack import make_client, start_stack
+    from elt_assets.cli.samples import generate
     from lambda_bridge.contracts import ContractRegistry
     from lambda_bridge.keys import manifest_key, part_id
     from lambda_bridge.process import process_object
@@ -125,7 +125,7 @@ def section(answer: dict[str, Any]) -> Section:
             figure_table(figs),
             "",
             f"{n} objects of {RECORDS_PER_OBJECT} shipments (~{RECORDS_PER_OBJECT * 185 // 1000} KB),"
-            " one at a time, on the embedded stack (`elt_assets.local`: a moto server in the"
+            " one at a time, on the embedded stack (`elt_assets.cli.local`: a moto server in the"
             " same process, `LambdaRunner` playing Lambda, polling every"
             f" {answer['poll_interval_s'] * 1000:.0f} ms). Timed from `put_object` until"
             " `head_object` finds the manifest (polled every 5 ms). The baseline puts the same"

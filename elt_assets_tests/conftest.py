@@ -2,8 +2,8 @@ import itertools
 
 import pytest
 
-from elt_assets.local.runner import LambdaRunner
-from elt_assets.local.stack import ResourceNames, start_stack
+from elt_assets.cli.local.runner import LambdaRunner
+from elt_assets.cli.local.stack import ResourceNames, start_stack
 
 _names = (f"e2e{i}" for i in itertools.count())
 
@@ -35,7 +35,7 @@ def server_stack():
 @pytest.fixture
 def stack(server_stack):
     """Fresh buckets, queues and table (own name prefix) on the shared server."""
-    from elt_assets.local.stack import provision
+    from elt_assets.cli.local.stack import provision
 
     fresh = provision(server_stack.endpoint, ResourceNames(next(_names)))
     fresh.server = None  # the session fixture owns the server

@@ -13,8 +13,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from elt_assets.cli import load_env_file, main
-from elt_assets.generate import generate
+from elt_assets.cli.main import load_env_file, main
+from elt_assets.cli.samples import generate
 from lambda_bridge.keys import manifest_key, part_id
 from lambda_bridge.parse import parse_object
 
@@ -87,7 +87,7 @@ def test_where_without_settings_says_what_to_set(tmp_path, monkeypatch):
 def test_local_up_serves_any_process_and_stops_cleanly(tmp_path):
     env_file = tmp_path / "local.env"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "elt_assets.cli", "local", "up", "--env-file", str(env_file)],
+        [sys.executable, "-m", "elt_assets.cli.main", "local", "up", "--env-file", str(env_file)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -135,7 +135,7 @@ def test_local_up_serves_any_process_and_stops_cleanly(tmp_path):
 
         # `elt where` from yet another process, pointed at the stack by the env file.
         where = subprocess.run(
-            [sys.executable, "-m", "elt_assets.cli", "--env-file", str(env_file), "where",
+            [sys.executable, "-m", "elt_assets.cli.main", "--env-file", str(env_file), "where",
              f"s3://{env['ELT_BRONZE_BUCKET']}/{key}"],
             capture_output=True, text=True, timeout=60, cwd=tmp_path,
             env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ELT_"))},
@@ -155,7 +155,7 @@ def test_local_up_serves_any_process_and_stops_cleanly(tmp_path):
 
 @pytest.mark.e2e
 def test_demo_accounts_for_every_line(capsys):
-    from elt_assets.demo import run_demo
+    from elt_assets.cli.demo import run_demo
 
     assert run_demo() == 0
     out = capsys.readouterr().out
@@ -229,7 +229,7 @@ def test_elt_dev_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
         port = sock.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ELT_", "DAGSTER_"))}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "elt_assets.cli", "dev", "--dagster-port", str(port)],
+        [sys.executable, "-m", "elt_assets.cli.main", "dev", "--dagster-port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:

@@ -8,12 +8,12 @@ import sys
 import dagster as dg
 import pytest
 
-from elt_assets.definitions import build_definitions
-from elt_assets.defs.medallion.assets import bronze_key, gold_key, silver_key
-from elt_assets.defs.operations import DLQ, EVENTS_QUEUE
-from elt_assets.defs.quality import yesterday
-from elt_assets.generate import generate
-from elt_assets.state import summarise
+from elt_assets.cli.samples import generate
+from elt_assets.definitions import defs as load_definitions
+from elt_assets.defs.daily.schedules import yesterday
+from elt_assets.defs.datasets.assets import bronze_key, gold_key, silver_key
+from elt_assets.defs.queues.assets import DLQ, EVENTS_QUEUE
+from elt_assets.lib.state import summarise
 
 pytestmark = pytest.mark.e2e
 DAY = "2026-01-05"
@@ -28,7 +28,7 @@ def env(stack, monkeypatch):
 
 @pytest.fixture
 def defs(env):
-    return build_definitions()
+    return load_definitions()
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
-from elt_assets.generate import generate
-from elt_assets.local.runner import LambdaRunner
-from elt_assets.state import queue_depths, summarise
+from elt_assets.cli.local.runner import LambdaRunner
+from elt_assets.cli.samples import generate
+from elt_assets.lib.state import queue_depths, summarise
 from lambda_bridge.contracts import ContractRegistry
 from lambda_bridge.keys import manifest_key, part_id
 

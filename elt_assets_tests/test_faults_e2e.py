@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from elt_assets.generate import generate
-from elt_assets.local.runner import LambdaRunner
-from elt_assets.state import queue_depths
+from elt_assets.cli.local.runner import LambdaRunner
+from elt_assets.cli.samples import generate
+from elt_assets.lib.state import queue_depths
 from lambda_bridge.messages import Pointer
 from lambda_bridge_tests.conservation import assert_conserved
 

@@ -8,8 +8,8 @@ import time
 import pandas as pd
 import pytest
 
-from elt_assets.generate import generate
-from elt_assets.quality import ExpectationOutcome, run_expectations
+from elt_assets.cli.samples import generate
+from elt_assets.lib.expectations import ExpectationOutcome, run_expectations
 from lambda_bridge.contracts import Check, ContractRegistry
 from lambda_bridge.parse import parse_object
 
@@ -162,7 +162,7 @@ def test_repeated_calls_are_fast(contracts, shipments):
 
 
 def test_importing_the_module_does_not_import_great_expectations():
-    code = "import sys, elt_assets.quality; print('great_expectations' in sys.modules)"
+    code = "import sys, elt_assets.lib.expectations; print('great_expectations' in sys.modules)"
 
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120

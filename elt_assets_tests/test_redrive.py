@@ -6,7 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from elt_assets.redrive import redrive
+from elt_assets.lib.redrive import redrive
 
 N = 25
 _names = (f"redrive-{i}" for i in itertools.count())

@@ -5,7 +5,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from elt_assets.report import DatasetDay, render_chart, render_markdown, write_report
+from elt_assets.lib.report import DatasetDay, render_chart, render_markdown, write_report
 
 DAY = "2026-05-01"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -10,9 +10,9 @@ import urllib.request
 import dagster as dg
 import pytest
 
-from elt_assets.definitions import build_definitions
-from elt_assets.defs.medallion.assets import silver_key
-from elt_assets.generate import generate
+from elt_assets.cli.samples import generate
+from elt_assets.definitions import defs as load_definitions
+from elt_assets.defs.datasets.assets import silver_key
 
 pytestmark = pytest.mark.e2e
 DAY = "2026-01-05"
@@ -66,7 +66,7 @@ def test_the_ui_shows_assets_checks_and_partition_status(stack, monkeypatch, tmp
         Key=f"bronze/shipments/dt={DAY}/ui.jsonl",
         Body=generate("shipments", count=25).data,
     )
-    defs = build_definitions()
+    defs = load_definitions()
     repo = defs.get_repository_def()
     key = silver_key("shipments")
     job = repo.get_implicit_global_asset_job_def().get_subset(

@@ -4,7 +4,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from elt_assets.local.stack import ResourceNames, provision
+from elt_assets.cli.local.stack import ResourceNames, provision
 from lambda_bridge.contracts import ContractRegistry
 
 GOOD_SHIPMENT = (

@@ -24,9 +24,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from elt_assets.generate import generate
-from elt_assets.redrive import redrive
-from elt_assets.state import summarise, where
+from elt_assets.cli.samples import generate
+from elt_assets.lib.redrive import redrive
+from elt_assets.lib.state import summarise, where
 from lambda_bridge.ingest import Ingester, persistence_layer
 from lambda_bridge.ingest import make_handler as make_ingest
 from lambda_bridge.keys import manifest_key, part_id, quarantine_key, silver_key

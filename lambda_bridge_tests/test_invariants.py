@@ -34,9 +34,9 @@ from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from elt_assets.local.stack import ResourceNames, Stack, provision
-from elt_assets.redrive import redrive
-from elt_assets.replay import replay_partition
+from elt_assets.cli.local.stack import ResourceNames, Stack, provision
+from elt_assets.lib.redrive import redrive
+from elt_assets.lib.replay import replay_partition
 from lambda_bridge.contracts import Contract, ContractRegistry
 from lambda_bridge.ingest import Ingester, persistence_layer
 from lambda_bridge.keys import (

@@ -91,15 +91,15 @@ def test_a_key_naming_another_dataset_inside_its_path_stays_in_its_own_dataset(m
 # Calls that touch the local filesystem. Every one in the package must be on this list, with
 # where its path comes from; none may come from an S3 key or an event.
 _ALLOWED_FILE_WRITES = {
-    ("elt_assets/cli.py", "mkdir"),  # .elt/dagster_home or DAGSTER_HOME
-    ("elt_assets/cli.py", "write_bytes"),  # elt gen-events --out PATH (a user argument)
-    ("elt_assets/cli.py", "unlink"),  # .elt/local.env (or --env-file) when the stack stops
+    ("elt_assets/cli/main.py", "mkdir"),  # .elt/dagster_home or DAGSTER_HOME
+    ("elt_assets/cli/main.py", "write_bytes"),  # elt gen-events --out PATH (a user argument)
+    ("elt_assets/cli/main.py", "unlink"),  # .elt/local.env (or --env-file) when the stack stops
     # elt scaffold: folders from arguments, file names from the dataset name, written only
     # after the contract (and so the name, [a-z][a-z0-9_]*) validated
-    ("elt_assets/scaffold.py", "mkdir"),
-    ("elt_assets/scaffold.py", "write_text"),
-    ("elt_assets/local/stack.py", "mkdir"),  # .elt/local.env's folder
-    ("elt_assets/local/stack.py", "write_text"),  # .elt/local.env
+    ("elt_assets/cli/scaffold.py", "mkdir"),
+    ("elt_assets/cli/scaffold.py", "write_text"),
+    ("elt_assets/cli/local/stack.py", "mkdir"),  # .elt/local.env's folder
+    ("elt_assets/cli/local/stack.py", "write_text"),  # .elt/local.env
 }
 _FILE_CALLS = {
     "open", "write_bytes", "write_text", "mkdir", "makedirs", "mkstemp", "NamedTemporaryFile",

@@ -281,7 +281,7 @@ def test_any_invalid_utf8_is_quarantined_and_valid_non_ascii_kept(registry, inva
 def test_good_lines_read_in_several_groups_give_the_same_result(registry, monkeypatch):
     """A file with bad lines reads its good lines ~32 MB at a time (so the copy it makes stays
     small); cut into many tiny groups, the result must not change in any way."""
-    from elt_assets.generate import generate
+    from elt_assets.cli.samples import generate
     from lambda_bridge import parse
 
     contract = registry["shipments"]

@@ -1,1 +1,1 @@
-"""Dagster definitions by domain; `elt_assets.definitions` merges them."""
+"""Dagster only, autoloaded by `elt_assets.definitions`: one folder per domain, the same file names in each."""

@@ -62,15 +62,15 @@ def _quiet_lambda_output(verbose: bool, level: str = "WARNING") -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _quiet_lambda_output(args.verbose, level="ERROR")
-    from elt_assets.demo import run_demo
+    from elt_assets.cli.demo import run_demo
 
     return run_demo(port=args.port)
 
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     _quiet_lambda_output(args.verbose)
-    from elt_assets.local.runner import LambdaRunner
-    from elt_assets.local.stack import start_stack
+    from elt_assets.cli.local.runner import LambdaRunner
+    from elt_assets.cli.local.stack import start_stack
 
     contracts = Settings.from_env().contracts_dir
     stack = start_stack(args.port, contracts_dir=contracts)
@@ -110,8 +110,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     import subprocess
 
     _quiet_lambda_output(args.verbose)
-    from elt_assets.local.runner import LambdaRunner
-    from elt_assets.local.stack import start_stack
+    from elt_assets.cli.local.runner import LambdaRunner
+    from elt_assets.cli.local.stack import start_stack
 
     stack = start_stack(args.port, contracts_dir=Settings.from_env().contracts_dir)
     runner = LambdaRunner(stack).start()
@@ -194,10 +194,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     _dagster_home()
     import dagster as dg
 
-    from elt_assets.definitions import build_definitions
-    from elt_assets.defs.medallion.assets import silver_key
+    from elt_assets.definitions import defs as load_definitions
+    from elt_assets.defs.datasets.assets import silver_key
 
-    defs = build_definitions(registry)
+    defs = load_definitions()
     repo = defs.get_repository_def()
     key = silver_key(args.dataset)
     checks = set(repo.asset_graph.get_check_keys_for_assets([key])) if not args.no_checks else set()
@@ -242,7 +242,7 @@ def _date(text: str, flag: str) -> dt.date:
 def cmd_redrive(args: argparse.Namespace) -> int:
     import boto3
 
-    from elt_assets.redrive import redrive
+    from elt_assets.lib.redrive import redrive
 
     settings = Settings.from_env().require("queue_url", "dlq_url")
     result = redrive(
@@ -265,7 +265,7 @@ def cmd_redrive(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     import boto3
 
-    from elt_assets.state import latest_partitions, queue_depths
+    from elt_assets.lib.state import latest_partitions, queue_depths
     from lambda_bridge.contracts import ContractRegistry
 
     settings = Settings.from_env().require("silver_bucket", "queue_url", "dlq_url")
@@ -304,7 +304,7 @@ def _check_outcomes_by_partition():
     os.environ["DAGSTER_HOME"] = str(Path(home).resolve())
     import dagster as dg
 
-    from elt_assets.check_outcomes import latest_check_outcomes
+    from elt_assets.defs.daily.outcomes import latest_check_outcomes
 
     instance = dg.DagsterInstance.get()
     cache: dict[str, list] = {}
@@ -318,7 +318,7 @@ def _check_outcomes_by_partition():
 
 
 def cmd_gen_events(args: argparse.Namespace) -> int:
-    from elt_assets.generate import generate
+    from elt_assets.cli.samples import generate
 
     day = dt.date.fromisoformat(args.day) if args.day else None
     try:
@@ -355,7 +355,7 @@ def _parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def cmd_scaffold(args: argparse.Namespace) -> int:
-    from elt_assets.scaffold import scaffold
+    from elt_assets.cli.scaffold import scaffold
     from lambda_bridge.contracts import default_contracts_dir
 
     if args.contracts_dir:
@@ -379,7 +379,7 @@ def cmd_scaffold(args: argparse.Namespace) -> int:
 def cmd_where(args: argparse.Namespace) -> int:
     import boto3
 
-    from elt_assets.state import where
+    from elt_assets.lib.state import where
     from lambda_bridge.contracts import ContractRegistry
 
     bucket, key = _parse_s3_uri(args.uri)

@@ -8,10 +8,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from elt_assets.generate import GeneratedFile, generate
-from elt_assets.local.runner import LambdaRunner
-from elt_assets.local.stack import Stack, start_stack
-from elt_assets.state import DatasetSummary, queue_depths, summarise
+from elt_assets.cli.local.runner import LambdaRunner
+from elt_assets.cli.local.stack import Stack, start_stack
+from elt_assets.cli.samples import GeneratedFile, generate
+from elt_assets.lib.state import DatasetSummary, queue_depths, summarise
 from lambda_bridge.contracts import ContractRegistry
 from lambda_bridge.keys import index_key, part_id
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from elt_assets.local.stack import Stack
+from elt_assets.cli.local.stack import Stack
 from lambda_bridge.contracts import ContractRegistry
 from lambda_bridge.ingest import Ingester, persistence_layer
 from lambda_bridge.ingest import make_handler as make_ingest_handler

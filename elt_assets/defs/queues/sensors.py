@@ -1,4 +1,4 @@
-"""The queues as observable assets, their depth sensor, and the DLQ redrive job and sensor."""
+"""The queue depth sensor and the automatic DLQ redrive sensor."""
 
 import json
 import time
@@ -6,15 +6,15 @@ from typing import Any
 
 import dagster as dg
 
+from elt_assets.defs.queues.assets import DLQ, EVENTS_QUEUE
+from elt_assets.defs.queues.jobs import dlq_redrive
 from elt_assets.defs.resources import SQSResource
 
-EVENTS_QUEUE = dg.AssetKey(["ops", "events_queue"])
-DLQ = dg.AssetKey(["ops", "dlq"])
 REDRIVE_BACKOFF_SECONDS = (300, 6 * 3600)  # first wait, longest wait between automatic redrives
 
 
 def _depths(client: Any, url: str) -> dict[str, int]:
-    from elt_assets.state import queue_depths
+    from elt_assets.lib.state import queue_depths
 
     return queue_depths(client, url)
 
@@ -39,58 +39,6 @@ def _oldest_age_seconds(url: str) -> float | None:
         return None
     points = sorted(stats.get("Datapoints", []), key=lambda p: p["Timestamp"])
     return float(points[-1]["Maximum"]) if points else None
-
-
-class RedriveConfig(dg.Config):
-    max_messages: int | None = None
-    dry_run: bool = False
-
-
-@dg.op(
-    description="Move DLQ messages back to the events queue (never deletes before the copy is sent)."
-)
-def redrive_dlq(context: dg.OpExecutionContext, config: RedriveConfig, sqs: SQSResource) -> dict:
-    from elt_assets.redrive import redrive
-
-    result = redrive(
-        sqs.get_client(),
-        sqs.dlq_url,
-        sqs.queue_url,
-        max_messages=config.max_messages,
-        dry_run=config.dry_run,
-    )
-    context.log.info(
-        f"redrive by {result.method}: seen {result.seen}, moved {result.moved}, failed {result.failed}"
-    )
-    for error in result.errors[:5]:
-        context.log.warning(error)
-    context.log_event(
-        dg.AssetObservation(
-            asset_key=DLQ, metadata={"redriven": result.moved, "redrive_failed": result.failed}
-        )
-    )
-    context.add_output_metadata(
-        {
-            "method": result.method,
-            "seen": result.seen,
-            "moved": result.moved,
-            "failed": result.failed,
-        }
-    )
-    if result.failed:
-        msg = f"{result.failed} DLQ messages could not be sent back: {result.errors[:3]}"
-        raise dg.Failure(msg)
-    return {
-        "method": result.method,
-        "seen": result.seen,
-        "moved": result.moved,
-        "failed": result.failed,
-    }
-
-
-@dg.job(description="Move the dead-letter queue's messages back to the events queue.")
-def dlq_redrive():
-    redrive_dlq()
 
 
 @dg.sensor(
@@ -139,16 +87,4 @@ def dlq_auto_redrive(context: dg.SensorEvaluationContext, sqs: SQSResource) -> d
             dg.RunRequest(run_key=f"redrive:{int(now)}", tags={"elt/dlq_visible": str(visible)})
         ],
         cursor=json.dumps(state),
-    )
-
-
-def defs() -> dg.Definitions:
-    queues = [
-        dg.AssetSpec(EVENTS_QUEUE, group_name="operations", kinds={"sqs"},
-                     description="The events queue between the ingest and transform Lambdas (observed, not materialized)."),
-        dg.AssetSpec(DLQ, group_name="operations", kinds={"sqs"},
-                     description="The events queue's dead-letter queue; dlq_redrive moves its messages back."),
-    ]  # fmt: skip
-    return dg.Definitions(
-        assets=queues, jobs=[dlq_redrive], sensors=[queue_depth, dlq_auto_redrive]
     )

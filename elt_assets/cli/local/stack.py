@@ -3,7 +3,7 @@
 boto3 talks HTTP to it exactly as to AWS. The resources mirror `deploy/terraform`: versioned
 bronze and silver buckets, the bronze ObjectCreated notification, the events queue with its DLQ
 and redrive policy, and the idempotency table with TTL. Lambda itself is played by
-`elt_assets.local.runner`, which moto cannot do without Docker.
+`elt_assets.cli.local.runner`, which moto cannot do without Docker.
 """
 
 import json

@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from elt_assets.defs.medallion.assets import bronze_key, silver_key
+from elt_assets.defs.datasets.assets import bronze_key, silver_key
 from elt_assets.defs.resources import PipelineResource, SQSResource
 from lambda_bridge.keys import decode_event_key
 

@@ -7,8 +7,8 @@ from dagster_aws.s3 import S3Resource
 
 from elt_assets.defs.partitions import DAILY
 from elt_assets.defs.resources import PipelineResource
-from elt_assets.replay import iter_bronze_objects, replay_partition
-from elt_assets.state import partition_manifests, partition_totals
+from elt_assets.lib.replay import iter_bronze_objects, replay_partition
+from elt_assets.lib.state import partition_manifests, partition_totals
 from lambda_bridge.contracts import Contract
 
 

@@ -1,7 +1,7 @@
 """The quality gate: blocking, per-partition checks on every silver asset.
 
 Built-in checks (conservation, quarantine rate, schema) plus the contract's Great Expectations
-suite. Great Expectations is imported inside the check (by elt_assets.quality), never at
+suite. Great Expectations is imported inside the check (by elt_assets.lib.expectations), never at
 code-location load.
 """
 
@@ -11,11 +11,11 @@ from typing import Any
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from elt_assets.defs.medallion.assets import silver_key
+from elt_assets.defs.datasets.assets import silver_key
 from elt_assets.defs.partitions import DAILY
 from elt_assets.defs.resources import PipelineResource
-from elt_assets.replay import iter_bronze_objects
-from elt_assets.state import partition_manifests, partition_totals, read_silver_files
+from elt_assets.lib.replay import iter_bronze_objects
+from elt_assets.lib.state import partition_manifests, partition_totals, read_silver_files
 from lambda_bridge.contracts import Contract
 
 # An object this young may still be on its way through the queue: not missing yet.
@@ -150,7 +150,7 @@ def build_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
     ) -> dg.AssetCheckResult:
         import pyarrow as pa
 
-        from elt_assets.quality import run_expectations
+        from elt_assets.lib.expectations import run_expectations
 
         client = s3.get_client()
         manifests = partition_manifests(client, pipeline.silver_bucket, name, context.partition_key)
