@@ -4,16 +4,19 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
+from collections import Counter
 
 import dagster as dg
 import pytest
+from botocore.client import BaseClient
 
 from elt_assets.cli.samples import generate
 from elt_assets.definitions import defs as load_definitions
 from elt_assets.defs.daily.schedules import yesterday
 from elt_assets.defs.datasets.assets import bronze_key, gold_key, silver_key
 from elt_assets.defs.queues.assets import DLQ, EVENTS_QUEUE
-from elt_assets.lib.state import summarise
+from elt_assets.lib.state import queue_depths, summarise
 
 pytestmark = pytest.mark.e2e
 DAY = "2026-01-05"
@@ -233,6 +236,59 @@ def test_landings_sensor_reports_partitions_and_requests_their_checks(env, defs,
     with sensor_context(defs, instance, result.cursor) as context:
         again = sensor.evaluate_tick(context)
     assert again.asset_events == [] and again.run_requests == []
+
+
+def test_a_landings_tick_that_was_never_stored_loses_nothing(
+    env, defs, instance, runner, monkeypatch
+):
+    from elt_assets.defs.datasets import sensors
+
+    monkeypatch.setattr(sensors, "VISIBILITY_SECONDS", 1)
+    put(env, f"bronze/shipments/dt={DAY}/crash.jsonl", generate("shipments", count=20).data)
+    runner.drain(timeout=30)
+    sensor = sensor_def(defs, "landings")
+    with sensor_context(defs, instance) as context:
+        lost = sensor.evaluate_tick(context)  # the daemon dies before it stores this tick
+    assert lost.asset_events
+    time.sleep(1.5)
+    with sensor_context(defs, instance) as context:  # the restarted daemon has the old cursor
+        retried = sensor.evaluate_tick(context)
+    as_partitions = lambda r: sorted(
+        (e.asset_key.to_user_string(), e.partition) for e in r.asset_events
+    )  # noqa: E731
+    assert as_partitions(retried) == as_partitions(lost)
+    # Once a tick is stored, the next one deletes its messages: they never come back.
+    with sensor_context(defs, instance, retried.cursor) as context:
+        sensor.evaluate_tick(context)
+    time.sleep(1.5)
+    depth = queue_depths(env.client("sqs"), env.settings.landings_queue_url)
+    assert depth["visible"] + depth["in_flight"] == 0
+
+
+def test_a_check_run_downloads_each_silver_file_once(env, defs, instance, monkeypatch):
+    for i in range(3):
+        put(
+            env,
+            f"bronze/shipments/dt={DAY}/once-{i}.jsonl",
+            generate("shipments", count=40, seed=i).data,
+        )
+    materialize(defs, instance, [silver_key("shipments")], checks=False)
+    gets = Counter()
+    make_api_call = BaseClient._make_api_call
+
+    def counting(self, operation, params):
+        if operation == "GetObject":
+            gets[params["Key"]] += 1
+        return make_api_call(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counting)
+    result = materialize(defs, instance, [silver_key("shipments")], checks=True)
+    assert {e.check_name for e in result.get_asset_check_evaluations() if e.passed} == {
+        "conservation", "quarantine_rate", "schema", "expectations"}  # fmt: skip
+    parquet = {k: n for k, n in gets.items() if k.startswith("silver/")}
+    assert len(parquet) == 3
+    # The replay writes them; the four checks of the partition then read each one once.
+    assert set(parquet.values()) == {1}
 
 
 def test_queue_depth_sensor_observes_both_queues(env, defs, instance):

@@ -1,13 +1,15 @@
 """Every external system as a ConfigurableResource, wired from the environment with dg.EnvVar.
 
-boto3 itself honours AWS_ENDPOINT_URL, AWS_REGION and the credential variables, so the clients
-here take no endpoint unless one is configured explicitly.
+The AWS resources take dagster-aws's boto3 fields (region, endpoint, profile, credentials,
+max_attempts). Left unset, boto3 itself honours AWS_ENDPOINT_URL, AWS_REGION and the credential
+variables, so nothing here names an endpoint.
 """
 
 from typing import Any
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
+from dagster_aws.utils import ResourceWithBoto3Configuration
 
 from lambda_bridge.config import Settings
 from lambda_bridge.contracts import ContractRegistry
@@ -24,40 +26,50 @@ class PipelineResource(dg.ConfigurableResource):
         return ContractRegistry.load(self.contracts_dir or Settings.from_env().contracts_dir)
 
 
-class SQSResource(dg.ConfigurableResource):
+class _AwsClient(ResourceWithBoto3Configuration):
+    def _client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(profile_name=self.profile_name)
+        return session.client(
+            service,
+            region_name=self.region_name,
+            endpoint_url=self.endpoint_url,
+            use_ssl=self.use_ssl,
+            verify=self.verify,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            aws_session_token=self.aws_session_token,
+            # Standard mode retries throttling and transient errors with backoff; the legacy
+            # default retries fewer errors.
+            config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"}),
+        )
+
+
+class SQSResource(_AwsClient):
     """The events queue, its DLQ and (optionally) the landings queue of new manifests."""
 
     queue_url: str
     dlq_url: str
     landings_queue_url: str | None = None
-    region_name: str | None = None
-    endpoint_url: str | None = None
 
     def get_client(self) -> Any:
-        import boto3
-
-        return boto3.client("sqs", region_name=self.region_name, endpoint_url=self.endpoint_url)
+        return self._client("sqs")
 
     def landings_url(self) -> str:
         """Optional, so not an EnvVar (which must be set): read when a sensor ticks."""
         return self.landings_queue_url or Settings.from_env().landings_queue_url
 
 
-class DynamoDBResource(dg.ConfigurableResource):
-    """The ingest idempotency table (read by `elt where`-style lookups)."""
-
-    table_name: str
-    region_name: str | None = None
-    endpoint_url: str | None = None
+class CloudWatchResource(_AwsClient):
+    """CloudWatch metrics: SQS tells a queue's oldest message age only there."""
 
     def get_client(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "dynamodb", region_name=self.region_name, endpoint_url=self.endpoint_url
-        )
+        return self._client("cloudwatch")
 
 
+@dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
         resources={
@@ -70,6 +82,6 @@ def defs() -> dg.Definitions:
                 queue_url=dg.EnvVar("ELT_QUEUE_URL"),
                 dlq_url=dg.EnvVar("ELT_DLQ_URL"),
             ),
-            "dynamodb": DynamoDBResource(table_name=dg.EnvVar("ELT_IDEMPOTENCY_TABLE")),
+            "cloudwatch": CloudWatchResource(),
         }
     )

@@ -13,9 +13,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from elt_assets.lib.queues import SQS_BATCH_MAX, delete_messages
+
 logger = logging.getLogger(__name__)
 
-SQS_BATCH_MAX = 10
 # Error codes meaning "this endpoint does not have the operation" rather than "this call
 # failed": the answer will not change, so it is remembered per endpoint for the process.
 _UNSUPPORTED_CODES = frozenset({"InvalidAction", "UnknownOperationException", "NotImplemented"})
@@ -238,23 +239,14 @@ def _sendable_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
 
 def _delete(sqs: Any, dlq_url: str, messages: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """Delete sent messages from the DLQ; return the ids not deleted, and one error line each."""
-    if not messages:
-        return [], []
-    entries = [
-        {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)
-    ]
+    by_handle = {m["ReceiptHandle"]: m for m in messages}
     try:
-        response = sqs.delete_message_batch(QueueUrl=dlq_url, Entries=entries)
+        failed = delete_messages(sqs, dlq_url, list(by_handle))
     except ClientError as exc:
-        failed = [(m, str(exc)) for m in messages]
-    else:
-        failed = [
-            (messages[int(f["Id"])], f"{f.get('Code')}: {f.get('Message', '')}")
-            for f in response.get("Failed", [])
-        ]
-    return [m["MessageId"] for m, _ in failed], [
-        f"delete {m['MessageId']} (already sent; may be moved twice): {error}"
-        for m, error in failed
+        failed = [(handle, str(exc)) for handle in by_handle]
+    return [by_handle[h]["MessageId"] for h, _ in failed], [
+        f"delete {by_handle[h]['MessageId']} (already sent; may be moved twice): {error}"
+        for h, error in failed
     ]
 
 

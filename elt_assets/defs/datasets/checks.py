@@ -1,11 +1,13 @@
 """The quality gate: blocking, per-partition checks on every silver asset.
 
 Built-in checks (conservation, quarantine rate, schema) plus the contract's Great Expectations
-suite. Great Expectations is imported inside the check (by elt_assets.lib.expectations), never at
+suite, run together by one multi-asset check per dataset so that a partition's files are read
+once for all four. Great Expectations is imported inside the check (by elt_assets.lib.expectations), never at
 code-location load.
 """
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -21,6 +23,7 @@ from lambda_bridge.contracts import Contract
 # An object this young may still be on its way through the queue: not missing yet.
 IN_FLIGHT_GRACE = dt.timedelta(minutes=15)
 SAMPLE = 5
+CHECK_NAMES = ("conservation", "quarantine_rate", "schema", "expectations")
 
 
 def conservation_result(
@@ -50,6 +53,7 @@ def conservation_result(
     lines_in = sum(m["lines_in"] for m in manifests)
     accounted = sum(m["rows_out"] + m["rows_quarantined"] for m in manifests)
     return dg.AssetCheckResult(
+        check_name="conservation",
         passed=not (unbalanced or wrong_files or missing),
         metadata={
             "objects": len(manifests),
@@ -71,113 +75,120 @@ def conservation_result(
     )
 
 
+def quarantine_rate_result(
+    contract: Contract, manifests: list[dict[str, Any]]
+) -> dg.AssetCheckResult:
+    """The day's quarantined share of lines stays at or below the contract's limit."""
+    totals = partition_totals(manifests)
+    lines, bad = totals["lines_in"], totals["rows_quarantined"]
+    rate = bad / lines if lines else 0.0
+    passed = rate <= contract.max_quarantine_rate
+    return dg.AssetCheckResult(
+        check_name="quarantine_rate",
+        passed=passed,
+        metadata={
+            "quarantine_rate": round(rate, 6),
+            "threshold": contract.max_quarantine_rate,
+            "rows_quarantined": bad,
+            "lines_in": lines,
+            "by_reason": dg.MetadataValue.json(totals["quarantine_by_code"]),
+        },
+        description=None
+        if passed
+        else f"{rate:.2%} of lines quarantined, above {contract.max_quarantine_rate:.2%}",
+    )
+
+
+def schema_result(contract: Contract, files: list[tuple[str, Any]]) -> dg.AssetCheckResult:
+    """Every silver file of the day has exactly the contract's Arrow schema."""
+    expected = contract.silver_schema
+    wrong = [key for key, table in files if not table.schema.remove_metadata().equals(expected)]
+    return dg.AssetCheckResult(
+        check_name="schema",
+        passed=not wrong,
+        metadata={
+            "files": len(files),
+            "files_with_other_schema": len(wrong),
+            "sample": dg.MetadataValue.json(wrong[:SAMPLE]),
+            "expected": str(expected),
+        },
+        description=None
+        if not wrong
+        else f"{len(wrong)} silver files do not have the contract's schema",
+    )
+
+
+def expectations_result(contract: Contract, files: list[tuple[str, Any]]) -> dg.AssetCheckResult:
+    """The contract's Great Expectations suite over the day's rows."""
+    import pyarrow as pa
+
+    from elt_assets.lib.expectations import run_expectations
+
+    tables = [table for _, table in files]
+    table = pa.concat_tables(tables) if tables else contract.silver_schema.empty_table()
+    outcomes = run_expectations(table.to_pandas(), contract)
+    failed = [o for o in outcomes if not o.success]
+    metadata: dict[str, Any] = {
+        "rows": table.num_rows,
+        "expectations": len(outcomes),
+        "failed_expectations": len(failed),
+        "results": dg.MetadataValue.json([o.to_dict() for o in outcomes]),
+    }
+    for o in failed:
+        metadata[f"failed: {o.expectation}({o.kwargs.get('column', '')})"] = dg.MetadataValue.json(
+            {"unexpected_count": o.unexpected_count, "sample": o.sample, "error": o.error}
+        )
+    description = None
+    if failed:
+        description = "; ".join(
+            f"{o.expectation} on {o.kwargs.get('column', o.kwargs)}: {o.unexpected_count} rows"
+            for o in failed
+        )
+    return dg.AssetCheckResult(
+        check_name="expectations", passed=not failed, metadata=metadata, description=description
+    )
+
+
 def build_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
-    name = contract.name
-    asset = silver_key(name)
-
-    @dg.asset_check(asset=asset, name="conservation", blocking=True, partitions_def=DAILY,
-                    description="Every bronze object of the day has a manifest and lines_in = rows_out + rows_quarantined.")  # fmt: skip
-    def conservation(
-        context: dg.AssetCheckExecutionContext, pipeline: PipelineResource, s3: S3Resource
-    ) -> dg.AssetCheckResult:
-        client = s3.get_client()
-        day = context.partition_key
-        manifests = partition_manifests(client, pipeline.silver_bucket, name, day)
-        bronze = list(iter_bronze_objects(client, pipeline.bronze_bucket, contract, day))
-        rows = {
-            key: table.num_rows
-            for key, table in read_silver_files(client, pipeline.silver_bucket, manifests)
-        }
-        return conservation_result(contract, manifests, bronze, rows, dt.datetime.now(dt.UTC))
-
-    @dg.asset_check(asset=asset, name="quarantine_rate", blocking=True, partitions_def=DAILY,
-                    description=f"Quarantined lines stay at or below {contract.max_quarantine_rate:.1%} of the day's lines.")  # fmt: skip
-    def quarantine_rate(
-        context: dg.AssetCheckExecutionContext, pipeline: PipelineResource, s3: S3Resource
-    ) -> dg.AssetCheckResult:
-        manifests = partition_manifests(
-            s3.get_client(), pipeline.silver_bucket, name, context.partition_key
+    """The four blocking checks of `silver/<dataset>`, as one multi-asset check."""
+    asset = silver_key(contract.name)
+    descriptions = {
+        "conservation": "Every bronze object of the day has a manifest and lines_in = rows_out + rows_quarantined.",
+        "quarantine_rate": f"Quarantined lines stay at or below {contract.max_quarantine_rate:.1%} of the day's lines.",
+        "schema": "Every silver file of the day has exactly the contract's Arrow schema.",
+        "expectations": "The contract's Great Expectations suite: "
+        + (", ".join(c.expectation for c in contract.checks) or "none"),
+    }  # fmt: skip
+    specs = [
+        dg.AssetCheckSpec(
+            name, asset=asset, blocking=True, partitions_def=DAILY, description=descriptions[name]
         )
-        totals = partition_totals(manifests)
-        lines, bad, by_code = (
-            totals["lines_in"],
-            totals["rows_quarantined"],
-            totals["quarantine_by_code"],
-        )
-        rate = bad / lines if lines else 0.0
-        passed = rate <= contract.max_quarantine_rate
-        return dg.AssetCheckResult(
-            passed=passed,
-            metadata={
-                "quarantine_rate": round(rate, 6),
-                "threshold": contract.max_quarantine_rate,
-                "rows_quarantined": bad,
-                "lines_in": lines,
-                "by_reason": dg.MetadataValue.json(dict(sorted(by_code.items()))),
-            },
-            description=None
-            if passed
-            else f"{rate:.2%} of lines quarantined, above {contract.max_quarantine_rate:.2%}",
-        )
+        for name in CHECK_NAMES
+    ]
 
-    @dg.asset_check(asset=asset, name="schema", blocking=True, partitions_def=DAILY,
-                    description="Every silver file of the day has exactly the contract's Arrow schema.")  # fmt: skip
-    def schema(
+    @dg.multi_asset_check(
+        specs=specs,
+        name=f"{contract.name}_silver_checks",
+        can_subset=True,
+        description=f"The silver checks of {contract.name}: the partition's files are read once.",
+    )
+    def silver_checks(
         context: dg.AssetCheckExecutionContext, pipeline: PipelineResource, s3: S3Resource
-    ) -> dg.AssetCheckResult:
-        client = s3.get_client()
-        manifests = partition_manifests(client, pipeline.silver_bucket, name, context.partition_key)
-        expected = contract.silver_schema
-        wrong = [key for key, table in read_silver_files(client, pipeline.silver_bucket, manifests)
-                 if not table.schema.remove_metadata().equals(expected)]  # fmt: skip
-        return dg.AssetCheckResult(
-            passed=not wrong,
-            metadata={
-                "files": sum(1 for m in manifests if m.get("silver_key")),
-                "files_with_other_schema": len(wrong),
-                "sample": dg.MetadataValue.json(wrong[:SAMPLE]),
-                "expected": str(expected),
-            },
-            description=None
-            if not wrong
-            else f"{len(wrong)} silver files do not have the contract's schema",
-        )
+    ) -> Iterator[dg.AssetCheckResult]:
+        client, day = s3.get_client(), context.partition_key
+        selected = {key.name for key in context.selected_asset_check_keys}
+        manifests = partition_manifests(client, pipeline.silver_bucket, contract.name, day)
+        needs_files = selected & {"conservation", "schema", "expectations"}
+        files = read_silver_files(client, pipeline.silver_bucket, manifests) if needs_files else []
+        if "conservation" in selected:
+            bronze = list(iter_bronze_objects(client, pipeline.bronze_bucket, contract, day))
+            rows = {key: table.num_rows for key, table in files}
+            yield conservation_result(contract, manifests, bronze, rows, dt.datetime.now(dt.UTC))
+        if "quarantine_rate" in selected:
+            yield quarantine_rate_result(contract, manifests)
+        if "schema" in selected:
+            yield schema_result(contract, files)
+        if "expectations" in selected:
+            yield expectations_result(contract, files)
 
-    @dg.asset_check(asset=asset, name="expectations", blocking=True, partitions_def=DAILY,
-                    description="The contract's Great Expectations suite: " + ", ".join(c.expectation for c in contract.checks))  # fmt: skip
-    def expectations(
-        context: dg.AssetCheckExecutionContext, pipeline: PipelineResource, s3: S3Resource
-    ) -> dg.AssetCheckResult:
-        import pyarrow as pa
-
-        from elt_assets.lib.expectations import run_expectations
-
-        client = s3.get_client()
-        manifests = partition_manifests(client, pipeline.silver_bucket, name, context.partition_key)
-        tables = [
-            table for _, table in read_silver_files(client, pipeline.silver_bucket, manifests)
-        ]
-        table = pa.concat_tables(tables) if tables else contract.silver_schema.empty_table()
-        outcomes = run_expectations(table.to_pandas(), contract)
-        failed = [o for o in outcomes if not o.success]
-        metadata: dict[str, Any] = {
-            "rows": table.num_rows,
-            "expectations": len(outcomes),
-            "failed_expectations": len(failed),
-            "results": dg.MetadataValue.json([o.to_dict() for o in outcomes]),
-        }
-        for o in failed:
-            metadata[f"failed: {o.expectation}({o.kwargs.get('column', '')})"] = (
-                dg.MetadataValue.json(
-                    {"unexpected_count": o.unexpected_count, "sample": o.sample, "error": o.error}
-                )
-            )
-        description = None
-        if failed:
-            description = "; ".join(
-                f"{o.expectation} on {o.kwargs.get('column', o.kwargs)}: {o.unexpected_count} rows"
-                for o in failed
-            )
-        return dg.AssetCheckResult(passed=not failed, metadata=metadata, description=description)
-
-    return [conservation, quarantine_rate, schema, expectations]
+    return [silver_checks]

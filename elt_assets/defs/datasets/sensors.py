@@ -12,11 +12,14 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from elt_assets.defs.datasets.assets import bronze_key, silver_key
+from elt_assets.defs.datasets.checks import CHECK_NAMES
 from elt_assets.defs.resources import PipelineResource, SQSResource
+from elt_assets.lib.queues import delete_messages
 from lambda_bridge.keys import decode_event_key
 
-CHECK_NAMES = ("conservation", "quarantine_rate", "schema", "expectations")
 MAX_RECEIVES_PER_TICK = 20  # at most 200 landings a tick; the rest wait for the next tick
+# Long enough for the daemon to persist this tick and start the next one, which deletes them.
+VISIBILITY_SECONDS = 120
 
 
 def check_keys(dataset: str) -> list[dg.AssetCheckKey]:
@@ -44,10 +47,16 @@ def build_landings_sensor(checks_job: Any) -> dg.SensorDefinition:
         if not url:
             return dg.SkipReason("ELT_LANDINGS_QUEUE_URL is not set: no landings to watch")
         client, s3_client = sqs.get_client(), s3.get_client()
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        cursor.setdefault("landings", 0)
+        # The previous tick's messages go only now: its cursor, and so its materializations and
+        # run requests, are stored. A tick that died before that leaves them on the queue, to be
+        # received again once their visibility runs out.
+        delete_messages(client, url, cursor.pop("received", []))
         messages = []
         for _ in range(MAX_RECEIVES_PER_TICK):
             got = client.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=120
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=VISIBILITY_SECONDS
             ).get("Messages", [])
             if not got:
                 break
@@ -81,8 +90,8 @@ def build_landings_sensor(checks_job: Any) -> dg.SensorDefinition:
                     },
                 ))  # fmt: skip
                 partitions[dataset].add(day)
-        cursor = json.loads(context.cursor) if context.cursor else {"landings": 0}
         cursor["landings"] += len(events) // 2
+        cursor["received"] = [m["ReceiptHandle"] for m in messages]
         run_requests = [
             # The partition goes in as a tag: Dagster 1.13 cannot resolve `partition_key` for a
             # run of checks alone (no asset in it carries the partitions definition).
@@ -94,14 +103,6 @@ def build_landings_sensor(checks_job: Any) -> dg.SensorDefinition:
             for dataset, days in sorted(partitions.items())
             for day in sorted(days)
         ]
-        for start in range(0, len(messages), 10):
-            batch = messages[start : start + 10]
-            client.delete_message_batch(
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
-                ],
-            )
         if not events and not run_requests:
             return dg.SensorResult(skip_reason="nothing landed", cursor=json.dumps(cursor))
         return dg.SensorResult(

@@ -8,7 +8,7 @@ import dagster as dg
 
 from elt_assets.defs.queues.assets import DLQ, EVENTS_QUEUE
 from elt_assets.defs.queues.jobs import dlq_redrive
-from elt_assets.defs.resources import SQSResource
+from elt_assets.defs.resources import CloudWatchResource, SQSResource
 
 REDRIVE_BACKOFF_SECONDS = (300, 6 * 3600)  # first wait, longest wait between automatic redrives
 
@@ -19,23 +19,24 @@ def _depths(client: Any, url: str) -> dict[str, int]:
     return queue_depths(client, url)
 
 
-def _oldest_age_seconds(url: str) -> float | None:
+def _oldest_age_seconds(cloudwatch: Any, url: str) -> float | None:
     """SQS only tells the oldest message's age through CloudWatch (absent on moto)."""
     import datetime as dt
 
-    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
+    now = dt.datetime.now(dt.UTC)
     try:
-        stats = boto3.client("cloudwatch").get_metric_statistics(
+        stats = cloudwatch.get_metric_statistics(
             Namespace="AWS/SQS",
             MetricName="ApproximateAgeOfOldestMessage",
             Dimensions=[{"Name": "QueueName", "Value": url.rstrip("/").rsplit("/", 1)[-1]}],
-            StartTime=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10),
-            EndTime=dt.datetime.now(dt.UTC),
+            StartTime=now - dt.timedelta(minutes=10),
+            EndTime=now,
             Period=60,
             Statistics=["Maximum"],
         )
-    except Exception:  # no CloudWatch (or no permission): the age is simply not reported
+    except (BotoCoreError, ClientError):  # no CloudWatch, or no permission: the age is not reported
         return None
     points = sorted(stats.get("Datapoints", []), key=lambda p: p["Timestamp"])
     return float(points[-1]["Maximum"]) if points else None
@@ -47,12 +48,14 @@ def _oldest_age_seconds(url: str) -> float | None:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Observes the events queue and the DLQ every tick: visible, in flight, delayed, oldest age.",
 )
-def queue_depth(context: dg.SensorEvaluationContext, sqs: SQSResource) -> dg.SensorResult:
-    client = sqs.get_client()
+def queue_depth(
+    context: dg.SensorEvaluationContext, sqs: SQSResource, cloudwatch: CloudWatchResource
+) -> dg.SensorResult:
+    client, metrics = sqs.get_client(), cloudwatch.get_client()
     events = []
     for key, url in ((EVENTS_QUEUE, sqs.queue_url), (DLQ, sqs.dlq_url)):
         metadata: dict[str, Any] = dict(_depths(client, url))
-        age = _oldest_age_seconds(url)
+        age = _oldest_age_seconds(metrics, url)
         if age is not None:
             metadata["oldest_age_seconds"] = age
         events.append(dg.AssetObservation(asset_key=key, metadata=metadata))

@@ -1,0 +1,94 @@
+"""The code location's shape: what it defines, and which rooms may import Dagster.
+
+The snapshot makes an accidental change to the graph (a renamed asset, a lost check, a job that
+disappeared) a visible diff; change it on purpose, with the code.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from elt_assets.definitions import defs as load_definitions
+
+REPO = Path(__file__).resolve().parent.parent
+DATASETS = ("invoice_lines", "shipments", "tracking_events", "transactions")
+CHECKS = ("conservation", "expectations", "quarantine_rate", "schema")
+
+EXPECTED_ASSETS = sorted(
+    [f"{layer}/{d}" for d in DATASETS for layer in ("bronze", "silver")]
+    + [f"gold/{d}_daily" for d in DATASETS]
+    + ["ops/dlq", "ops/events_queue", "reports/daily"]
+)
+EXPECTED_CHECKS = sorted(f"silver/{d}:{c}" for d in DATASETS for c in CHECKS)
+EXPECTED_JOBS = ["daily_report", "dlq_redrive", "quality_gate", "silver_checks"]
+EXPECTED_SENSORS = [
+    "dlq_auto_redrive",
+    "landings",
+    "queue_depth",
+    "report_after_gate_failure",
+    "report_after_gate_success",
+]
+EXPECTED_SCHEDULES = ["daily_quality_gate"]
+EXPECTED_RESOURCES = ["cloudwatch", "pipeline", "s3", "sqs"]
+
+
+@pytest.fixture(scope="module")
+def repo():
+    return load_definitions().get_repository_def()
+
+
+def test_the_definitions_are_the_ones_we_ship(repo):
+    assert sorted(k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()) == (
+        EXPECTED_ASSETS
+    )
+    checks = sorted(
+        f"{k.asset_key.to_user_string()}:{k.name}" for k in repo.asset_graph.asset_check_keys
+    )
+    assert checks == EXPECTED_CHECKS
+    assert sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")) == (
+        EXPECTED_JOBS
+    )
+    assert sorted(s.name for s in repo.sensor_defs) == EXPECTED_SENSORS
+    assert sorted(s.name for s in repo.schedule_defs) == EXPECTED_SCHEDULES
+    assert sorted(repo.get_top_level_resources()) == EXPECTED_RESOURCES
+
+
+def test_every_silver_check_is_blocking_and_partitioned(repo):
+    for key in repo.asset_graph.asset_check_keys:
+        spec = repo.asset_graph.get_check_spec(key)
+        assert spec.blocking, key
+        assert spec.partitions_def is not None, key
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_lib_is_plain_python():
+    offenders = {
+        p.relative_to(REPO).as_posix(): sorted(_imports(p) & {"dagster", "dagster_aws"})
+        for p in (REPO / "elt_assets" / "lib").rglob("*.py")
+    }
+    assert {p: names for p, names in offenders.items() if names} == {}
+
+
+def test_importing_every_lib_module_loads_no_dagster():
+    modules = sorted(
+        "elt_assets.lib." + p.stem
+        for p in (REPO / "elt_assets" / "lib").glob("*.py")
+        if p.stem != "__init__"
+    )
+    code = f"import sys; import {', '.join(modules)}; print('dagster' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "False"
