@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 SAMPLE_SIZE = 5
 
 _gx_module: ModuleType | None = None
-_expectation_classes: dict[str, type] = {}
 _import_lock = threading.Lock()
 # GX 1.x validators resolve their context through a process-wide project manager (the most
 # recently created context), so two validations running at once in threads could cross.
@@ -136,26 +135,23 @@ def _import_gx() -> ModuleType:
             if gx_logger.level == logging.NOTSET:
                 gx_logger.setLevel(logging.WARNING)
             import great_expectations as gx
-            from great_expectations.expectations.expectation import Expectation
 
-            for name in dir(gx.expectations):
-                cls = getattr(gx.expectations, name)
-                if isinstance(cls, type) and issubclass(cls, Expectation):
-                    expectation_type = getattr(cls, "expectation_type", None)
-                    if isinstance(expectation_type, str):
-                        _expectation_classes[expectation_type] = cls
             _gx_module = gx
     return _gx_module
 
 
 def _build_expectation(check: "Check", dataset: str) -> Any:
-    cls = _expectation_classes.get(check.expectation)
-    if cls is None:
+    from great_expectations.exceptions import ExpectationNotFoundError
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    try:
+        cls = get_expectation_impl(check.expectation)
+    except ExpectationNotFoundError:
         msg = (
             f"dataset {dataset!r}: unknown expectation {check.expectation!r} "
             f"(not in great_expectations.expectations)"
         )
-        raise ValueError(msg)
+        raise ValueError(msg) from None
     try:
         return cls(**dict(check.kwargs))
     except (TypeError, ValueError) as exc:
