@@ -45,6 +45,15 @@ data "aws_iam_policy_document" "this" {
     resources = [var.queue_arn, var.dlq_arn]
   }
 
+  # The queue_depth sensor reads the oldest message's age, which SQS publishes only to
+  # CloudWatch. GetMetricStatistics has no resource-level permissions: "*" is the only resource.
+  statement {
+    sid       = "ReadQueueAge"
+    effect    = "Allow"
+    actions   = ["cloudwatch:GetMetricStatistics"]
+    resources = ["*"]
+  }
+
   # Redrive by StartMessageMoveTask where SQS has it, by receive -> send -> delete elsewhere.
   statement {
     sid    = "RedriveFromDlq"
