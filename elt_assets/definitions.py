@@ -14,4 +14,9 @@ warnings.filterwarnings("ignore", message="Parameter `owners`.*", category=dg.Be
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    # One process per run, not per step: a step's own process would load the code location (and
+    # Great Expectations) again, which costs more than any of this project's steps.
+    return dg.Definitions.merge(
+        dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
+        dg.Definitions(executor=dg.in_process_executor),
+    )

@@ -92,3 +92,29 @@ def test_importing_every_lib_module_loads_no_dagster():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def _specs(repo):
+    for key, assets_def in repo.assets_defs_by_key.items():
+        yield key, assets_def.specs_by_key[key]
+
+
+def test_bronze_silver_and_gold_carry_their_medallion_kind(repo):
+    layers = {}
+    for key, spec in _specs(repo):
+        if key.path[0] in ("bronze", "silver", "gold"):
+            layers[key.to_user_string()] = key.path[0] in spec.kinds
+    assert len(layers) == 12 and all(layers.values()), layers
+
+
+def test_descriptions_show_key_templates_as_code_not_html(repo):
+    # The UI renders descriptions as markdown: a bare <D> is an HTML tag and disappears.
+    for key, spec in _specs(repo):
+        outside_code = "".join((spec.description or "").split("`")[::2])
+        assert "<" not in outside_code, (key, spec.description)
+
+
+def test_every_job_runs_in_one_process(repo):
+    assert {j.name: j.executor_def.name for j in repo.get_all_jobs()} == {
+        name: "in_process" for name in ["__ASSET_JOB", *EXPECTED_JOBS]
+    }

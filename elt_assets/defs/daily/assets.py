@@ -16,7 +16,7 @@ REPORT = dg.AssetKey(["reports", "daily"])
     kinds={"s3", "markdown"},
     description=(
         "The daily report: rows and quarantine by reason per dataset, the latest check outcomes, "
-        "queue and DLQ depth, and a chart; written to reports/<D>/ in the silver bucket."
+        "queue and DLQ depth, and a chart; written to `reports/<D>/` in the silver bucket."
     ),
 )
 def daily_report(

@@ -26,13 +26,13 @@ def gold_key(dataset: str) -> dg.AssetKey:
 
 def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
     name = contract.name
-    columns = ", ".join(f"`{c.name}` {c.type}" for c in contract.columns)
+    columns = ", ".join(f"`{c.name} {c.type}`" for c in contract.columns)
 
     @dg.asset(
         key=bronze_key(name),
         partitions_def=DAILY,
         group_name=name,
-        kinds={"s3", "json" if "csv" not in contract.formats else "csv"},
+        kinds={"bronze", "s3", "json" if "csv" not in contract.formats else "csv"},
         description=(
             f"Raw {name} files under s3://$ELT_BRONZE_BUCKET/{contract.bronze_prefix} for one arrival "
             "day. The landings sensor reports partitions as the Lambdas process them; "
@@ -56,9 +56,9 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
         deps=[bronze],
         partitions_def=DAILY,
         group_name=name,
-        kinds={"s3", "parquet"},
+        kinds={"silver", "s3", "parquet"},
         description=(
-            f"Typed {name} rows as zstd Parquet (silver/{name}/dt=<D>/part-<id>.parquet): {columns}, "
+            f"Typed {name} rows as zstd Parquet (`silver/{name}/dt=<D>/part-<id>.parquet`): {columns}, "
             "plus lineage. The Lambdas write it as files land; materializing a partition is a "
             "REPLAY: the same transform over that day's bronze objects, to the same keys."
         ),
@@ -84,10 +84,10 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
         deps=[silver],
         partitions_def=DAILY,
         group_name=name,
-        kinds={"s3", "json"},
+        kinds={"gold", "s3", "json"},
         description=(
             f"Daily summary of {name}: rows, quarantine by reason and bytes for the day, written to "
-            f"gold/{name}_daily/dt=<D>/summary.json. Blocked when a silver check fails."
+            f"`gold/{name}_daily/dt=<D>/summary.json`. Blocked when a silver check fails."
         ),
     )
     def gold(
