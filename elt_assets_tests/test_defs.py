@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from elt_assets.definitions import defs as load_definitions
+from elt_assets.defs.datasets.assets import silver_key
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = ("invoice_lines", "shipments", "tracking_events", "transactions")
@@ -118,3 +119,16 @@ def test_every_job_runs_in_one_process(repo):
     assert {j.name: j.executor_def.name for j in repo.get_all_jobs()} == {
         name: "in_process" for name in ["__ASSET_JOB", *EXPECTED_JOBS]
     }
+
+
+def test_silver_shows_the_contract_schema_with_lineage(repo, registry):
+    for contract in registry:
+        spec = repo.assets_defs_by_key[silver_key(contract.name)].specs_by_key[
+            silver_key(contract.name)
+        ]
+        schema = spec.metadata["dagster/column_schema"]
+        assert [(c.name, c.type) for c in schema.columns] == [
+            (f.name, str(f.type)) for f in contract.silver_schema
+        ]
+        required = {c.name for c in contract.columns if c.required}
+        assert {c.name for c in schema.columns if not c.constraints.nullable} >= required

@@ -24,6 +24,22 @@ def gold_key(dataset: str) -> dg.AssetKey:
     return dg.AssetKey(["gold", f"{dataset}_daily"])
 
 
+def column_schema(contract: Contract) -> dg.TableSchema:
+    """Silver's columns as the UI shows them: the contract's, then the lineage columns."""
+    described = {c.name: c.description for c in contract.columns}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                field.name,
+                str(field.type),
+                description=described.get(field.name) or None,
+                constraints=dg.TableColumnConstraints(nullable=field.nullable),
+            )
+            for field in contract.silver_schema
+        ]
+    )
+
+
 def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
     name = contract.name
     columns = ", ".join(f"`{c.name} {c.type}`" for c in contract.columns)
@@ -57,6 +73,7 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
         partitions_def=DAILY,
         group_name=name,
         kinds={"silver", "s3", "parquet"},
+        metadata={"dagster/column_schema": column_schema(contract)},
         description=(
             f"Typed {name} rows as zstd Parquet (`silver/{name}/dt=<D>/part-<id>.parquet`): {columns}, "
             "plus lineage. The Lambdas write it as files land; materializing a partition is a "
@@ -77,7 +94,9 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
             f"replayed {summary.objects} objects of {name} dt={summary.day}: {summary.rows_out} rows, "
             f"{summary.rows_quarantined} quarantined {summary.by_code or ''}"
         )
-        return dg.MaterializeResult(metadata=summary.metadata())
+        return dg.MaterializeResult(
+            metadata={**summary.metadata(), "dagster/row_count": summary.rows_out}
+        )
 
     @dg.asset(
         key=gold_key(name),
