@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.ours import Output
-from lambda_bridge.process import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL
+from lambda_bridge.silver import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL
 
 
 def floor(data: bytes) -> Output:

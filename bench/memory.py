@@ -74,7 +74,7 @@ def collect(clean: str, bad: str, all_bad: str) -> dict[str, dict[str, Any]]:
 
 def section(answers: dict[str, dict[str, Any]], label: str) -> Section:
     # Here, not at the top: a worker measuring the floor must not load boto3 and pyarrow for it.
-    from lambda_bridge.process import QUARANTINE_PART_BYTES, QUARANTINE_PARTS_IN_FLIGHT
+    from lambda_bridge.quarantine import QUARANTINE_PART_BYTES, QUARANTINE_PARTS_IN_FLIGHT
 
     floor = answers["floor"]
     figs: list[Figure] = []

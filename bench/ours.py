@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from lambda_bridge.contracts import ContractRegistry
 from lambda_bridge.parse import parse_object
-from lambda_bridge.process import quarantine_parts, to_parquet, with_lineage
+from lambda_bridge.quarantine import quarantine_parts
+from lambda_bridge.silver import to_parquet, with_lineage
 
 CONTRACT = ContractRegistry.load()["shipments"]
 SOURCE_KEY = "bronze/shipments/dt=2026-05-01/bench.jsonl"

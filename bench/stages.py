@@ -31,8 +31,10 @@ def measure(clean: bytes, bad: bytes, runs: int) -> dict[str, dict[str, float]]:
     import polars as pl
 
     from bench.ours import CONTRACT, INGESTED_AT, SOURCE_KEY, SOURCE_VERSION
-    from lambda_bridge.parse import _decoder, _LineIndex, _read_json, _read_schema, parse_object
-    from lambda_bridge.process import (
+    from lambda_bridge.parse import parse_object
+    from lambda_bridge.parse.isolating import _decoder
+    from lambda_bridge.parse.lines import _LineIndex, _read_json, _read_schema
+    from lambda_bridge.silver import (
         PARQUET_COMPRESSION,
         PARQUET_COMPRESSION_LEVEL,
         to_parquet,

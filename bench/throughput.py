@@ -116,7 +116,7 @@ def _codec_comparison(path: str, runs: int) -> list[dict[str, Any]]:
 
     from bench.ours import CONTRACT, INGESTED_AT, SOURCE_KEY, SOURCE_VERSION
     from lambda_bridge.parse import parse_object
-    from lambda_bridge.process import parquet_options, with_lineage
+    from lambda_bridge.silver import parquet_options, with_lineage
 
     result = parse_object(Path(path).read_bytes(), CONTRACT, "jsonl")
     table = with_lineage(result, CONTRACT, SOURCE_KEY, SOURCE_VERSION, INGESTED_AT)
@@ -301,7 +301,7 @@ def _cases_table(cases: list[dict[str, Any]], figs: list[Figure]) -> str:
 
 
 def section(answers: list[dict[str, Any]], sizes: list[dict[str, Any]], runs: int) -> Section:
-    from lambda_bridge.process import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL
+    from lambda_bridge.silver import PARQUET_COMPRESSION, PARQUET_COMPRESSION_LEVEL
 
     figs = figures(answers)
     parts = [
@@ -320,7 +320,7 @@ def section(answers: list[dict[str, Any]], sizes: list[dict[str, Any]], runs: in
         "- **pandas**: `pandas.read_json(lines=True)` + `DataFrame.to_parquet` (AWS SDK for pandas).",
         "",
         f"Every candidate writes Parquet with **{PARQUET_COMPRESSION} level"
-        f" {PARQUET_COMPRESSION_LEVEL}** (`lambda_bridge.process`), so they differ in reading,"
+        f" {PARQUET_COMPRESSION_LEVEL}** (`lambda_bridge.silver`), so they differ in reading,"
         " checking and converting only. Files:"
         + "; ".join(
             f" {s['label']}: {s['records']:,} records, {s['clean_bytes'] / MB:.1f} MB clean /"

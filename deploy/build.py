@@ -327,7 +327,7 @@ if module == "lambda_bridge.transform":
     # Exercise what the transform links: msgspec, pyarrow json/compute/csv, Parquet write+read.
     import pyarrow.parquet as pq
     from lambda_bridge.parse import parse_object
-    from lambda_bridge.process import to_parquet, with_lineage
+    from lambda_bridge.silver import to_parquet, with_lineage
     sample = {"string": "x", "int64": 1, "int32": 1, "float64": 1.5, "float32": 1.5,
               "bool": True, "timestamp": "2024-01-02T03:04:05Z", "date": "2024-01-02"}
     for contract in registry:

@@ -10,7 +10,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from lambda_bridge.ingest import Ingester, persistence_layer
+from lambda_bridge.idempotency import persistence_layer
+from lambda_bridge.ingest import Ingester
 from lambda_bridge.ingest import make_handler as make_ingest
 from lambda_bridge.transform import Transformer
 from lambda_bridge.transform import make_handler as make_transform

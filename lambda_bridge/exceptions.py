@@ -15,7 +15,3 @@ class ConfigError(EltError):
 
 class MessageError(EltError):
     """A queue message does not follow the pointer-message contract."""
-
-
-class TransientError(EltError):
-    """A failure worth retrying (throttling, 5xx, network): the message goes back to the queue."""

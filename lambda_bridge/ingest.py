@@ -10,50 +10,25 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event, S3EventRecord
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambda_bridge.config import Settings
 from lambda_bridge.contracts import ContractRegistry
 from lambda_bridge.entry import Handler, lazy, wrap
+from lambda_bridge.idempotency import (
+    IDEMPOTENCY_KEY_PREFIX,
+    idempotency_config,
+    idempotency_key,
+    persistence_layer,
+)
 from lambda_bridge.keys import decode_event_key, dt_from_key
 from lambda_bridge.messages import Pointer
 
-IDEMPOTENCY_KEY_PREFIX = "elt-ingest"
-IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
-# Powertools' DynamoDB layer defaults, named here because Terraform must create the same table.
-IDEMPOTENCY_KEY_ATTR = "id"
-IDEMPOTENCY_TTL_ATTR = "expiration"
-
 logger = Logger(service="elt-ingest")
 metrics = Metrics(namespace="ELT", service="ingest")
-
-
-def idempotency_config() -> IdempotencyConfig:
-    return IdempotencyConfig(
-        event_key_jmespath="idempotency_key",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
-    )
-
-
-def idempotency_key(bucket: str, key: str, version_id: str | None, etag: str | None) -> str:
-    """`bucket/key#versionId`, or `bucket/key#etag` when the bucket is unversioned."""
-    return f"{bucket}/{key}#{version_id or etag or ''}"
-
-
-def persistence_layer(table: str, client: Any = None) -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(
-        table_name=table,
-        key_attr=IDEMPOTENCY_KEY_ATTR,
-        expiry_attr=IDEMPOTENCY_TTL_ATTR,
-        boto3_client=client,
-    )
 
 
 class Ingester:
@@ -91,32 +66,18 @@ class Ingester:
         if context is not None:
             self.config.register_lambda_context(context)
         summary = {"enqueued": 0, "duplicates": 0, "unknown_dataset": 0, "ignored": 0}
-        for record in event.get("Records", []):
-            if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+        for record in S3Event(event).records if "Records" in event else ():
+            if not record.event_name.startswith("ObjectCreated"):
                 summary["ignored"] += 1
                 continue
-            s3 = record["s3"]
-            bucket = s3["bucket"]["name"]
-            key = decode_event_key(s3["object"]["key"])
-            contract = self.registry.for_key(key)
-            if contract is None:
-                logger.warning("no dataset for key; skipped", extra={"bucket": bucket, "key": key})
-                metrics.add_metric(name="UnknownDatasetKeys", unit=MetricUnit.Count, value=1)
+            pointer = self._pointer(record)
+            if pointer is None:
                 summary["unknown_dataset"] += 1
                 continue
-            version_id = s3["object"].get("versionId") or None
-            etag = s3["object"].get("eTag") or None
-            pointer = Pointer(
-                dataset=contract.name,
-                bucket=bucket,
-                key=key,
-                version_id=version_id,
-                etag=etag,
-                size=s3["object"].get("size"),
-                dt=dt_from_key(key) or str(record.get("eventTime", ""))[:10] or None,
-            )
             item = {
-                "idempotency_key": idempotency_key(bucket, key, version_id, etag),
+                "idempotency_key": idempotency_key(
+                    pointer.bucket, pointer.key, pointer.version_id, pointer.etag
+                ),
                 "message": pointer.to_json(),
             }
             before = self.sent
@@ -127,8 +88,29 @@ class Ingester:
             else:
                 summary["enqueued"] += 1
                 metrics.add_metric(name="ObjectsEnqueued", unit=MetricUnit.Count, value=1)
-            logger.info("object handled", extra={"dataset": contract.name, "key": key})
+            logger.info("object handled", extra={"dataset": pointer.dataset, "key": pointer.key})
         return summary
+
+    def _pointer(self, record: S3EventRecord) -> Pointer | None:
+        """The message for one notified object, or None (logged) when it is under no dataset."""
+        bucket = record.s3.bucket.name
+        obj = record.s3.get_object
+        # Powertools hands the key over as S3 sent it, URL-encoded: decoded here, exactly once.
+        key = decode_event_key(obj.key)
+        contract = self.registry.for_key(key)
+        if contract is None:
+            logger.warning("no dataset for key; skipped", extra={"bucket": bucket, "key": key})
+            metrics.add_metric(name="UnknownDatasetKeys", unit=MetricUnit.Count, value=1)
+            return None
+        return Pointer(
+            dataset=contract.name,
+            bucket=bucket,
+            key=key,
+            version_id=obj.version_id or None,
+            etag=obj.etag or None,
+            size=obj.size if "size" in obj else None,
+            dt=dt_from_key(key) or record.event_time[:10] or None,
+        )
 
 
 def _default_ingester() -> Ingester:

@@ -1,4 +1,4 @@
-"""The storage contract: how bronze keys map to silver, quarantine and manifest keys.
+"""The storage contract: every key the pipeline writes, and how bronze keys map to them.
 
 Output keys depend only on the source bucket, key and chunk (never on a version, a message id or
 the time), so the same source key always lands on the same outputs and a replay overwrites
@@ -10,6 +10,8 @@ import hashlib
 import re
 from urllib.parse import unquote_plus
 
+# Where every manifest is in the silver bucket (the landings notification filters on it).
+MANIFESTS_ROOT = "_manifests/"
 _DT_SEGMENT = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
 _GZIP_SUFFIX = ".gz"
 _FORMAT_BY_EXTENSION = {"jsonl": "jsonl", "ndjson": "jsonl", "json": "json", "csv": "csv"}
@@ -59,15 +61,24 @@ def part_id(bucket: str, key: str, chunk: int | None = None) -> str:
 
 
 def silver_key(dataset: str, day: str, pid: str) -> str:
+    """`silver/<dataset>/dt=<D>/part-<id>.parquet`: the object's good rows."""
     return f"silver/{dataset}/dt={day}/part-{pid}.parquet"
 
 
 def quarantine_key(dataset: str, day: str, pid: str) -> str:
+    """`quarantine/<dataset>/dt=<D>/part-<id>.jsonl`: the object's bad lines."""
     return f"quarantine/{dataset}/dt={day}/part-{pid}.jsonl"
 
 
 def manifest_key(dataset: str, day: str, pid: str) -> str:
-    return f"_manifests/{dataset}/dt={day}/part-{pid}.json"
+    """`_manifests/<dataset>/dt=<D>/part-<id>.json`: what became of the object."""
+    return f"{manifest_prefix(dataset, day)}part-{pid}.json"
+
+
+def manifest_prefix(dataset: str, day: str | None = None) -> str:
+    """`_manifests/<dataset>/`, or `_manifests/<dataset>/dt=<D>/`: a dataset's or a partition's
+    manifests, to list."""
+    return f"{MANIFESTS_ROOT}{dataset}/" + (f"dt={day}/" if day else "")
 
 
 def index_key(dataset: str, pid: str) -> str:
@@ -77,3 +88,13 @@ def index_key(dataset: str, pid: str) -> str:
     which partition holds the old version's outputs so it can remove them (newest wins).
     """
     return f"_index/{dataset}/part-{pid}.json"
+
+
+def gold_summary_key(name: str, day: str) -> str:
+    """`gold/<name>/dt=<D>/summary.json` in the silver bucket: a gold asset's daily summary."""
+    return f"gold/{name}/dt={day}/summary.json"
+
+
+def report_prefix(day: str) -> str:
+    """`reports/<D>/` in the silver bucket: the daily report's files."""
+    return f"reports/{day}/"

@@ -5,20 +5,12 @@ Outputs go to deterministic keys (DESIGN §3), so running it again overwrites in
 duplicating, and the manifest is written last, so a manifest always describes complete outputs.
 """
 
-import base64
 import datetime as dt
-import io
-import itertools
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-import pyarrow as pa
-import pyarrow.parquet as pq
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from lambda_bridge import __version__
@@ -32,13 +24,12 @@ from lambda_bridge.keys import (
     quarantine_key,
     silver_key,
 )
-from lambda_bridge.parse import RAW_LIMIT, BadLine, ParseResult, parse_object, too_large
+from lambda_bridge.parse import RAW_LIMIT, ParseResult, parse_object, too_large
+from lambda_bridge.quarantine import put_quarantine
+from lambda_bridge.silver import to_parquet, with_lineage
+from lambda_bridge.storage import is_missing, read_json
 
-PARQUET_COMPRESSION = "zstd"
-# Level 1: faster than 3 and, on this data, no larger (bench: compression table).
-PARQUET_COMPRESSION_LEVEL = 1
 TRANSFORM_VERSION = __version__
-_MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "404"}
 # How many times one call writes a newer version it found had landed meanwhile (see the end of
 # process_object); under faster churn each newer version's own message does the rest.
 _MAX_REDO = 3
@@ -71,15 +62,10 @@ def _current(s3: Any, bucket: str, key: str) -> tuple[str | None, dt.datetime | 
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if not _is_missing(exc):
+        if not is_missing(exc):
             raise
         return None, None
     return _normalise_version(head.get("VersionId")), head.get("LastModified")
-
-
-def _is_missing(exc: ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    return str(error.get("Code")) in _MISSING_CODES
 
 
 def process_object(
@@ -123,7 +109,7 @@ def process_object(
     try:
         response = s3.get_object(**request)
     except ClientError as exc:
-        if _is_missing(exc):
+        if is_missing(exc):
             return Outcome("missing", reason=f"s3://{bucket}/{key} version {version_id} is gone")
         raise
     size = int(response.get("ContentLength") or 0)
@@ -148,7 +134,7 @@ def process_object(
                 "stale", reason=f"version {version_id} is not the current version ({current})"
             )
 
-    previous = _read_json(s3, silver_bucket, index_key(contract.name, pid))
+    previous = read_json(s3, silver_bucket, index_key(contract.name, pid))
     if previous and previous.get("last_modified", "") > last_modified.isoformat():
         return Outcome(
             "stale", reason=f"a newer version ({previous.get('version_id')}) was already processed"
@@ -175,7 +161,7 @@ def process_object(
     else:
         s3.delete_object(Bucket=silver_bucket, Key=keys["silver"])
     if result.bad:
-        _put_quarantine(s3, silver_bucket, keys["quarantine"], result.bad, key, source_version)
+        put_quarantine(s3, silver_bucket, keys["quarantine"], result.bad, key, source_version)
     else:
         s3.delete_object(Bucket=silver_bucket, Key=keys["quarantine"])
 
@@ -250,7 +236,7 @@ def _withdraw_stale_day(
     key's day grows with its versions' LastModified), so they go, unless the index names this
     day: then the current version's own run removes them, as it removes any old day's outputs.
     """
-    previous = _read_json(s3, silver_bucket, index_key(contract.name, pid))
+    previous = read_json(s3, silver_bucket, index_key(contract.name, pid))
     if previous and previous.get("dt") == day:
         return
     for key in (  # the manifest first: it is the commit marker
@@ -259,177 +245,3 @@ def _withdraw_stale_day(
         quarantine_key(contract.name, day, pid),
     ):
         s3.delete_object(Bucket=silver_bucket, Key=key)
-
-
-def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except ClientError as exc:
-        if _is_missing(exc):
-            return None
-        raise
-
-
-def with_lineage(
-    result: ParseResult,
-    contract: Contract,
-    source_key: str,
-    source_version: str,
-    ingested_at: dt.datetime,
-) -> pa.Table:
-    """The silver table: the contract's columns, then `_source_key`, `_source_version`, `_line`,
-    `_ingested_at`.
-
-    `_source_key` and `_source_version` hold one value for the whole object, so they are built
-    dictionary-encoded (the value once, n zero indices): the Parquet writer then stores the
-    dictionary as it is instead of hashing n copies of the string. Their Parquet type is the
-    contract's plain string (`to_parquet` does not store the in-memory Arrow schema).
-    """
-    n = result.rows_out
-    table = result.table
-    lineage = [
-        _constant_string(source_key, n),
-        _constant_string(source_version, n),
-        pa.array(result.lines, pa.int64()),
-        pa.repeat(pa.scalar(ingested_at, pa.timestamp("us", tz="UTC")), n),
-    ]
-    fields = [
-        field.with_type(pa.dictionary(pa.int32(), pa.string()))
-        if field.name in _CONSTANT
-        else field
-        for field in contract.silver_schema
-    ]
-    return pa.Table.from_arrays([*table.columns, *lineage], schema=pa.schema(fields))
-
-
-_CONSTANT = ("_source_key", "_source_version")
-
-
-def _constant_string(value: str, n: int) -> pa.DictionaryArray:
-    """n copies of `value`, built in C as one dictionary entry and n zero indices."""
-    indices = pa.repeat(pa.scalar(0, pa.int32()), n)
-    return pa.DictionaryArray.from_arrays(indices, pa.array([value], pa.string()))
-
-
-def to_parquet(table: pa.Table, contract: Contract | None = None) -> bytes:
-    """Silver Parquet bytes, written with `parquet_options`."""
-    sink = io.BytesIO()
-    pq.write_table(table, sink, **parquet_options(table.column_names, contract))
-    return sink.getvalue()
-
-
-def parquet_options(columns: list[str], contract: Contract | None = None) -> dict[str, Any]:
-    """How silver Parquet is written: zstd; dictionary encoding except for columns unique per row.
-
-    A primary key and `_line` hold a new value on every row, so a dictionary only costs time
-    (the writer builds one, then falls back to plain encoding when it outgrows its page).
-    `_line` counts up, so delta encoding stores it in a few bytes per page.
-
-    The Arrow schema is not stored in the file: every silver type maps to a Parquet logical
-    type that reads back as the contract's Arrow type, and a stored schema would make readers
-    return the dictionary-encoded lineage columns as dictionaries instead of strings.
-    """
-    unique = {*(contract.primary_key if contract else ()), "_line"}
-    return {
-        "compression": PARQUET_COMPRESSION,
-        "compression_level": PARQUET_COMPRESSION_LEVEL,
-        "use_dictionary": [name for name in columns if name not in unique],
-        "column_encoding": {"_line": "DELTA_BINARY_PACKED"} if "_line" in columns else None,
-        "store_schema": False,
-    }
-
-
-# The quarantine file is written in parts of this size (S3's minimum part is 5 MiB).
-QUARANTINE_PART_BYTES = 8 << 20
-
-
-def quarantine_parts(
-    bad: list[BadLine],
-    source_key: str,
-    source_version: str,
-    part_bytes: int = QUARANTINE_PART_BYTES,
-) -> Iterator[bytearray]:
-    """The quarantine file (one JSON object per bad input line, DESIGN §3) in pieces of at least
-    `part_bytes` (the last may be smaller), encoded as they are asked for.
-
-    A quarantine record carries the raw line, the reason and the lineage, so a file whose every
-    line is bad has a quarantine ~3x its size: it is produced, and sent, a part at a time.
-    The exact bytes of a line that is not UTF-8 are kept in `raw_base64`.
-    """
-    out = bytearray()
-    for line in bad:
-        record: dict[str, Any] = {
-            "_source_key": source_key,
-            "_source_version": source_version,
-            "_line": line.line,
-            "_error_code": line.code.value,
-            "_error": line.error,
-        }
-        try:
-            record["raw"] = line.raw.decode("utf-8")
-        except UnicodeDecodeError:
-            record["raw"] = line.raw.decode("utf-8", errors="replace")
-            record["raw_base64"] = base64.b64encode(line.raw).decode()
-        if line.truncated:
-            record["_raw_truncated"] = True
-        _QUARANTINE_ENCODER.encode_into(record, out, -1)
-        out += b"\n"
-        if len(out) >= part_bytes:
-            yield out
-            out = bytearray()
-    if out:
-        yield out
-
-
-def _put_quarantine(
-    s3: Any, bucket: str, key: str, bad: list[BadLine], source_key: str, source_version: str
-) -> None:
-    """Write the quarantine file: one PutObject when it fits in a part (the common case), else an
-    S3 multipart upload fed part by part, so its memory is a few parts, not the whole file."""
-    parts = quarantine_parts(bad, source_key, source_version)
-    first = next(parts)
-    second = next(parts, None)
-    if second is None:
-        s3.put_object(Bucket=bucket, Key=key, Body=first)
-        return
-    stream = io.BufferedReader(_PartsReader(itertools.chain((first, second), parts)))
-    del first, second
-    s3.upload_fileobj(Fileobj=stream, Bucket=bucket, Key=key, Config=_QUARANTINE_TRANSFER)
-
-
-# s3transfer uploads the parts on a few threads while the next ones are encoded, and holds at
-# most this many in memory (its `max_in_memory_upload_chunks`, which boto3's TransferConfig
-# does not take as an argument).
-QUARANTINE_PARTS_IN_FLIGHT = 4
-_QUARANTINE_TRANSFER = TransferConfig(
-    multipart_threshold=QUARANTINE_PART_BYTES,
-    multipart_chunksize=QUARANTINE_PART_BYTES,
-    max_concurrency=QUARANTINE_PARTS_IN_FLIGHT,
-)
-_QUARANTINE_TRANSFER.max_in_memory_upload_chunks = QUARANTINE_PARTS_IN_FLIGHT
-
-
-class _PartsReader(io.RawIOBase):
-    """A readable, non-seekable stream over an iterator of byte chunks."""
-
-    def __init__(self, chunks: Iterator[bytes | bytearray]) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._current = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._current:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._current = memoryview(chunk)
-        n = min(len(buffer), len(self._current))
-        buffer[:n] = self._current[:n]
-        self._current = self._current[n:]
-        return n
-
-
-_QUARANTINE_ENCODER = msgspec.json.Encoder()

@@ -90,7 +90,7 @@ def _base() -> dict:
         (lambda d: d["columns"][0].update(requird=True), "columns[0].requird"),
         (lambda d: d["columns"].append(dict(d["columns"][0])), "columns[7].name"),
         (lambda d: d.update(primary_key=["nope"]), "primary_key"),
-        (lambda d: d.update(formats=["xml"]), "formats"),
+        (lambda d: d.update(formats=["xml"]), "formats[0]"),
         (lambda d: d.update(bronze_prefix="shipments/"), "bronze_prefix"),
         (lambda d: d.update(colums=[]), "colums"),
         (lambda d: d.update(columns=[]), "columns"),
@@ -113,6 +113,71 @@ def test_a_malformed_contract_names_the_file_and_the_field(tmp_path, mutate, fie
         load_contract(path)
     assert str(path) in str(info.value)
     assert f"field '{field}'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "problem"),
+    [
+        (lambda d: d.update(max_line_bytes=True), "max_line_bytes", "got `bool`"),
+        (lambda d: d.update(max_line_bytes=4096.0), "max_line_bytes", "got `float`"),
+        (lambda d: d.update(max_line_bytes=10), "max_line_bytes", ">= 1024"),
+        (
+            lambda d: d["quality"].update(max_quarantine_rate=True),
+            "quality.max_quarantine_rate",
+            "got `bool`",
+        ),
+        (
+            lambda d: d["quality"].update(max_quarantin_rate=0.1),
+            "quality.max_quarantin_rate",
+            "unknown",
+        ),
+        (lambda d: d.update(extra_field="keep"), "extra_field", "unknown field (known: "),
+        (lambda d: d.update(naive_timestamps="local"), "naive_timestamps", "one of utc, reject"),
+        (lambda d: d["columns"][1].update(epoch_unit="ns"), "columns[1].epoch_unit", "'ns'"),
+        (lambda d: d.update(partition={"by": "event_time"}), "partition.by", "'event_time'"),
+        (lambda d: d.update(csv={"delimiter": ";;"}), "csv.delimiter", "length <= 1"),
+        (lambda d: d.update(bronze_prefix=None), "bronze_prefix", "got `null`"),
+        (lambda d: d["columns"][0].update(required="yes"), "columns[0].required", "got `str`"),
+        (lambda d: d["columns"][3].pop("type"), "columns[3].type", "missing required field"),
+    ],
+)
+def test_the_document_schema_names_the_file_the_field_and_the_problem(
+    tmp_path, mutate, field, problem
+):
+    doc = _base()
+    mutate(doc)
+    path = _write(tmp_path, doc)
+    with pytest.raises(ContractError) as info:
+        load_contract(path)
+    assert str(info.value).startswith(f"{path}: field '{field}': ")
+    assert problem in str(info.value)
+
+
+def test_a_document_that_is_not_a_mapping_is_refused_with_the_file_name(tmp_path):
+    path = tmp_path / "shipments.yaml"
+    path.write_text("- name: shipments\n")
+    with pytest.raises(ContractError, match=r"shipments\.yaml: a contract must be a mapping"):
+        load_contract(path)
+
+
+def test_optional_sections_may_be_null_or_long_form(tmp_path):
+    doc = _base()
+    doc.update(quality=None, checks=None, csv=None, partition={"by": "arrival_date"})
+    contract = load_contract(_write(tmp_path, doc))
+    assert (contract.max_quarantine_rate, contract.checks, contract.csv_delimiter) == (
+        0.05,
+        (),
+        ",",
+    )
+    assert contract.partition == "arrival_date"
+
+
+def test_the_registry_loads_from_the_environment(tmp_path, monkeypatch):
+    _write(tmp_path, _base())
+    monkeypatch.setenv("ELT_CONTRACTS_DIR", str(tmp_path))
+    assert ContractRegistry.from_env().names == ["shipments"]
+    monkeypatch.delenv("ELT_CONTRACTS_DIR")
+    assert "transactions" in ContractRegistry.from_env()
 
 
 def test_invalid_yaml_is_refused_with_the_file_name(tmp_path):

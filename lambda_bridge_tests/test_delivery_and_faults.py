@@ -27,7 +27,8 @@ from botocore.exceptions import ClientError
 from elt_assets.cli.samples import generate
 from elt_assets.lib.redrive import redrive
 from elt_assets.lib.state import summarise, where
-from lambda_bridge.ingest import Ingester, persistence_layer
+from lambda_bridge.idempotency import persistence_layer
+from lambda_bridge.ingest import Ingester
 from lambda_bridge.ingest import make_handler as make_ingest
 from lambda_bridge.keys import manifest_key, part_id, quarantine_key, silver_key
 from lambda_bridge.messages import Pointer

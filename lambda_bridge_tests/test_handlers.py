@@ -12,11 +12,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lambda_bridge.config import Settings
-from lambda_bridge.ingest import Ingester, persistence_layer
+from lambda_bridge.idempotency import persistence_layer
+from lambda_bridge.ingest import Ingester
 from lambda_bridge.ingest import make_handler as make_ingest
 from lambda_bridge.keys import index_key, manifest_key, part_id, quarantine_key, silver_key
 from lambda_bridge.messages import Pointer
-from lambda_bridge.process import QUARANTINE_PART_BYTES, process_object
+from lambda_bridge.process import process_object
+from lambda_bridge.quarantine import QUARANTINE_PART_BYTES
 from lambda_bridge.transform import Transformer
 from lambda_bridge.transform import make_handler as make_transform
 
@@ -91,6 +93,23 @@ def test_one_pointer_message_per_object_with_the_decoded_key(mocked, ingest):
         "v": 1, "dataset": "shipments", "bucket": mocked.settings.bronze_bucket, "key": KEY,
         "version_id": version, "etag": "e", "size": 10, "dt": "2026-01-05",
     }  # fmt: skip
+
+
+def test_a_record_without_size_or_etag_and_other_events_are_handled(mocked, ingest):
+    """The fields S3 may leave out become nulls; a record that is not ObjectCreated is ignored;
+    a key with `+`, `%2B`, a space and non-ASCII is decoded exactly once."""
+    key = "bronze/shipments/a+b %2B café.jsonl"
+    version = put(mocked.settings, key, GOOD_SHIPMENT)
+    event = s3_event(mocked.settings.bronze_bucket, key, version)
+    record = event["Records"][0]
+    del record["s3"]["object"]["size"], record["s3"]["object"]["eTag"]
+    removed = {**record, "eventName": "ObjectRemoved:Delete"}
+    summary = ingest({"Records": [record, removed]}, Context())
+    assert (summary["enqueued"], summary["ignored"]) == (1, 1)
+    (message,) = queue_messages(mocked.settings)
+    body = json.loads(message["Body"])
+    assert (body["key"], body["size"], body["etag"], body["dt"]) == (key, None, None, "2026-01-05")
+    assert ingest({}, Context())["enqueued"] == 0
 
 
 def test_a_duplicate_s3_delivery_is_processed_once(mocked, ingest):

@@ -38,7 +38,8 @@ from elt_assets.cli.local.stack import ResourceNames, Stack, provision
 from elt_assets.lib.redrive import redrive
 from elt_assets.lib.replay import replay_partition
 from lambda_bridge.contracts import Contract, ContractRegistry
-from lambda_bridge.ingest import Ingester, persistence_layer
+from lambda_bridge.idempotency import persistence_layer
+from lambda_bridge.ingest import Ingester
 from lambda_bridge.keys import (
     arrival_date,
     decode_event_key,
@@ -49,7 +50,8 @@ from lambda_bridge.keys import (
     silver_key,
 )
 from lambda_bridge.messages import Pointer
-from lambda_bridge.process import process_object, to_parquet
+from lambda_bridge.process import process_object
+from lambda_bridge.silver import to_parquet
 from lambda_bridge.transform import Transformer
 
 from .test_handlers import Context

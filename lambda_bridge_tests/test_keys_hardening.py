@@ -8,7 +8,8 @@ from pathlib import Path
 
 import boto3
 
-from lambda_bridge.ingest import Ingester, persistence_layer
+from lambda_bridge.idempotency import persistence_layer
+from lambda_bridge.ingest import Ingester
 from lambda_bridge.ingest import make_handler as make_ingest
 from lambda_bridge.keys import part_id, silver_key
 from lambda_bridge.transform import Transformer
@@ -91,9 +92,13 @@ def test_a_key_naming_another_dataset_inside_its_path_stays_in_its_own_dataset(m
 # Calls that touch the local filesystem. Every one in the package must be on this list, with
 # where its path comes from; none may come from an S3 key or an event.
 _ALLOWED_FILE_WRITES = {
-    ("elt_assets/cli/main.py", "mkdir"),  # .elt/dagster_home or DAGSTER_HOME
-    ("elt_assets/cli/main.py", "write_bytes"),  # elt gen-events --out PATH (a user argument)
-    ("elt_assets/cli/main.py", "unlink"),  # .elt/local.env (or --env-file) when the stack stops
+    ("elt_assets/cli/common.py", "mkdir"),  # .elt/dagster_home or DAGSTER_HOME
+    # elt gen-events --out PATH (a user argument) and its folder
+    ("elt_assets/cli/data.py", "mkdir"),
+    ("elt_assets/cli/data.py", "write_bytes"),
+    # .elt/local.env (or local up --env-file): elt dev appends ELT_DAGSTER_URL with `open`,
+    # and the file is removed when the stack stops
+    ("elt_assets/cli/stack_commands.py", "unlink"),
     # elt scaffold: folders from arguments, file names from the dataset name, written only
     # after the contract (and so the name, [a-z][a-z0-9_]*) validated
     ("elt_assets/cli/scaffold.py", "mkdir"),

@@ -235,7 +235,7 @@ def test_silver_parquet_reads_back_as_the_contract_in_pyarrow_polars_and_pandas(
     import polars as pl
     import pyarrow.parquet as pq
 
-    from lambda_bridge.process import to_parquet, with_lineage
+    from lambda_bridge.silver import to_parquet, with_lineage
 
     contract = registry["shipments"]
     body = b"\n".join([GOOD, shipment(shipment_id="shp_2", carrier=None)]) + b"\n"
@@ -282,12 +282,12 @@ def test_good_lines_read_in_several_groups_give_the_same_result(registry, monkey
     """A file with bad lines reads its good lines ~32 MB at a time (so the copy it makes stays
     small); cut into many tiny groups, the result must not change in any way."""
     from elt_assets.cli.samples import generate
-    from lambda_bridge import parse
+    from lambda_bridge.parse import isolating
 
     contract = registry["shipments"]
     data = generate("shipments", "jsonl", 400, bad_ratio=0.05, seed=7).data
     whole = parse_object(data, contract, "jsonl")
-    monkeypatch.setattr(parse, "_JOIN_BYTES", 500)
+    monkeypatch.setattr(isolating, "_JOIN_BYTES", 500)
     grouped = parse_object(data, contract, "jsonl")
     assert whole.rows_quarantined > 0 and grouped.table.column(0).num_chunks > 10
     assert grouped.table.equals(whole.table)

@@ -6,7 +6,6 @@ leaves the same rows.
 """
 
 import datetime as dt
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,8 +14,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_bridge.contracts import Contract
-from lambda_bridge.keys import dt_from_key, index_key, part_id
+from lambda_bridge.keys import dt_from_key, index_key, manifest_prefix, part_id
 from lambda_bridge.process import process_object
+from lambda_bridge.storage import is_missing, read_json
 
 
 @dataclass
@@ -116,12 +116,12 @@ def _remove_orphans(
 ) -> int:
     """Outputs whose bronze object was deleted would otherwise stay in silver forever."""
     removed = 0
-    prefix = f"_manifests/{contract.name}/dt={day}/"
+    prefix = manifest_prefix(contract.name, day)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=silver_bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            manifest = json.loads(
-                s3.get_object(Bucket=silver_bucket, Key=item["Key"])["Body"].read()
-            )
+            manifest = read_json(s3, silver_bucket, item["Key"])
+            if manifest is None:  # withdrawn since the listing: its key is being reprocessed
+                continue
             source = manifest["source"]
             if source["bucket"] != bronze_bucket or source["key"] in seen:
                 continue
@@ -129,11 +129,7 @@ def _remove_orphans(
                 s3.head_object(Bucket=bronze_bucket, Key=source["key"])
                 continue  # still there (now dated another day): its own processing moves it
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") not in (
-                    "404",
-                    "NoSuchKey",
-                    "NotFound",
-                ):
+                if not is_missing(exc):
                     raise
             pid = part_id(source["bucket"], source["key"], manifest.get("chunk"))
             for key in (

@@ -10,7 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-REPORT_PREFIX = "reports"
+from lambda_bridge.keys import report_prefix
+
 MARKDOWN_NAME = "report.md"
 CHART_NAME = "quarantine.png"
 SUMMARY_NAME = "summary.json"
@@ -264,11 +265,11 @@ def write_report(
     except (TypeError, ValueError):
         msg = f"day must be a YYYY-MM-DD date, got {day!r}"
         raise ValueError(msg) from None
-    prefix = f"{REPORT_PREFIX}/{day}"
+    prefix = report_prefix(day)
     keys = {
-        "markdown": f"{prefix}/{MARKDOWN_NAME}",
-        "chart": f"{prefix}/{CHART_NAME}",
-        "summary": f"{prefix}/{SUMMARY_NAME}",
+        "markdown": f"{prefix}{MARKDOWN_NAME}",
+        "chart": f"{prefix}{CHART_NAME}",
+        "summary": f"{prefix}{SUMMARY_NAME}",
     }
     bodies = {
         "markdown": (

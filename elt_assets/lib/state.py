@@ -4,7 +4,6 @@ Only boto3 and lambda_bridge: the CLI and the demo use it without loading Dagste
 """
 
 import io
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,23 +14,30 @@ from botocore.exceptions import ClientError
 
 from lambda_bridge.config import Settings
 from lambda_bridge.contracts import ContractRegistry
-from lambda_bridge.ingest import (
+from lambda_bridge.idempotency import (
     IDEMPOTENCY_KEY_PREFIX,
     idempotency_config,
     idempotency_key,
     persistence_layer,
 )
-from lambda_bridge.keys import index_key, part_id
+from lambda_bridge.keys import index_key, manifest_prefix, part_id
+from lambda_bridge.storage import read_json
 
 
 def iter_manifests(
     s3: Any, silver_bucket: str, dataset: str, day: str | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Every manifest of a dataset (or of one of its partitions)."""
-    prefix = f"_manifests/{dataset}/" + (f"dt={day}/" if day else "")
+    """Every manifest of a dataset (or of one of its partitions).
+
+    A manifest withdrawn between the listing and its read (its key is being reprocessed) is left
+    out, as it would be had the listing come a moment later.
+    """
+    prefix = manifest_prefix(dataset, day)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=silver_bucket, Prefix=prefix):
         for item in page.get("Contents", []):
-            yield json.loads(s3.get_object(Bucket=silver_bucket, Key=item["Key"])["Body"].read())
+            manifest = read_json(s3, silver_bucket, item["Key"])
+            if manifest is not None:
+                yield manifest
 
 
 @dataclass
@@ -134,20 +140,12 @@ def where(
                 f"ingest      idempotency record {record.status}, expires at epoch {record.expiry_timestamp}"
             )
     pid = part_id(bucket, key)
-    try:
-        index = json.loads(
-            s3.get_object(Bucket=settings.silver_bucket, Key=index_key(contract.name, pid))[
-                "Body"
-            ].read()
-        )
-    except ClientError:
+    index = read_json(s3, settings.silver_bucket, index_key(contract.name, pid))
+    if index is None:
         out.append("transform   no manifest yet: not transformed (check the queue and the DLQ)")
         return out
-    try:
-        manifest = json.loads(
-            s3.get_object(Bucket=settings.silver_bucket, Key=index["manifest_key"])["Body"].read()
-        )
-    except ClientError:
+    manifest = read_json(s3, settings.silver_bucket, index["manifest_key"])
+    if manifest is None:
         # process_object withdraws a key's manifest while it rewrites that key's outputs.
         out.append(
             "transform   no manifest: being reprocessed, or its reprocessing failed mid-way "
@@ -240,7 +238,7 @@ def latest_partitions(
     """
     days: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=silver_bucket, Prefix=f"_manifests/{dataset}/", Delimiter="/"
+        Bucket=silver_bucket, Prefix=manifest_prefix(dataset), Delimiter="/"
     ):
         days.extend(
             p["Prefix"].rstrip("/").rsplit("dt=", 1)[-1] for p in page.get("CommonPrefixes", [])

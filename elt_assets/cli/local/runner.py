@@ -18,7 +18,8 @@ from typing import Any
 
 from elt_assets.cli.local.stack import Stack
 from lambda_bridge.contracts import ContractRegistry
-from lambda_bridge.ingest import Ingester, persistence_layer
+from lambda_bridge.idempotency import persistence_layer
+from lambda_bridge.ingest import Ingester
 from lambda_bridge.ingest import make_handler as make_ingest_handler
 from lambda_bridge.keys import decode_event_key
 from lambda_bridge.transform import Transformer

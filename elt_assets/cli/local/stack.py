@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 
 from lambda_bridge.config import Settings
-from lambda_bridge.ingest import IDEMPOTENCY_KEY_ATTR, IDEMPOTENCY_TTL_ATTR
+from lambda_bridge.idempotency import IDEMPOTENCY_KEY_ATTR, IDEMPOTENCY_TTL_ATTR
+from lambda_bridge.keys import MANIFESTS_ROOT
 
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -194,7 +195,7 @@ def provision(
                     "QueueArn": _queue_arn(sqs, landings_url),
                     "Events": ["s3:ObjectCreated:*"],
                     "Filter": {
-                        "Key": {"FilterRules": [{"Name": "prefix", "Value": "_manifests/"}]}
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": MANIFESTS_ROOT}]}
                     },
                 }
             ]
