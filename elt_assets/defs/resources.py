@@ -23,7 +23,11 @@ class PipelineResource(dg.ConfigurableResource):
     contracts_dir: str | None = None
 
     def registry(self) -> ContractRegistry:
-        return ContractRegistry.load(self.contracts_dir or Settings.from_env().contracts_dir)
+        return (
+            ContractRegistry.load(self.contracts_dir)
+            if self.contracts_dir
+            else ContractRegistry.from_env()
+        )
 
 
 class _AwsClient(ResourceWithBoto3Configuration):

@@ -6,13 +6,12 @@ from elt_assets.defs.daily.assets import daily_report
 from elt_assets.defs.daily.jobs import build_quality_gate, build_report_job
 from elt_assets.defs.daily.schedules import build_schedule
 from elt_assets.defs.daily.sensors import build_report_sensors
-from lambda_bridge.config import Settings
 from lambda_bridge.contracts import ContractRegistry
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    registry = ContractRegistry.load(Settings.from_env().contracts_dir)
+    registry = ContractRegistry.from_env()
     gate, report_job = build_quality_gate(registry), build_report_job()
     return dg.Definitions(
         assets=[daily_report],

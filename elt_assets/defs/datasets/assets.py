@@ -10,6 +10,7 @@ from elt_assets.defs.resources import PipelineResource
 from elt_assets.lib.replay import iter_bronze_objects, replay_partition
 from elt_assets.lib.state import partition_manifests, partition_totals
 from lambda_bridge.contracts import Contract
+from lambda_bridge.keys import gold_summary_key
 
 
 def bronze_key(dataset: str) -> dg.AssetKey:
@@ -116,7 +117,7 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
         day = context.partition_key
         manifests = partition_manifests(client, pipeline.silver_bucket, name, day)
         summary = {"dataset": name, "dt": day, **partition_totals(manifests)}
-        key = f"gold/{name}_daily/dt={day}/summary.json"
+        key = gold_summary_key(f"{name}_daily", day)
         client.put_object(
             Bucket=pipeline.silver_bucket, Key=key, Body=json.dumps(summary, indent=2).encode()
         )

@@ -7,13 +7,12 @@ from elt_assets.defs.datasets.assets import build_assets
 from elt_assets.defs.datasets.checks import build_checks
 from elt_assets.defs.datasets.jobs import build_checks_job
 from elt_assets.defs.datasets.sensors import build_landings_sensor
-from lambda_bridge.config import Settings
 from lambda_bridge.contracts import ContractRegistry
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    registry = ContractRegistry.load(Settings.from_env().contracts_dir)
+    registry = ContractRegistry.from_env()
     checks_job = build_checks_job(registry)
     return dg.Definitions(
         assets=[asset for contract in registry for asset in build_assets(contract)],

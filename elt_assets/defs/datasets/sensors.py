@@ -16,6 +16,7 @@ from elt_assets.defs.datasets.checks import CHECK_NAMES
 from elt_assets.defs.resources import PipelineResource, SQSResource
 from elt_assets.lib.queues import delete_messages
 from lambda_bridge.keys import decode_event_key
+from lambda_bridge.storage import read_json
 
 MAX_RECEIVES_PER_TICK = 20  # at most 200 landings a tick; the rest wait for the next tick
 # Long enough for the daemon to persist this tick and start the next one, which deletes them.
@@ -67,11 +68,8 @@ def build_landings_sensor(checks_job: Any) -> dg.SensorDefinition:
         for message in messages:
             for record in json.loads(message["Body"]).get("Records", []):
                 key = decode_event_key(record["s3"]["object"]["key"])
-                try:
-                    manifest = json.loads(
-                        s3_client.get_object(Bucket=pipeline.silver_bucket, Key=key)["Body"].read()
-                    )
-                except s3_client.exceptions.NoSuchKey:
+                manifest = read_json(s3_client, pipeline.silver_bucket, key)
+                if manifest is None:
                     continue  # removed since (a replay dropped an orphan): nothing landed
                 dataset, day = manifest["dataset"], manifest["dt"]
                 if dataset not in registry:
