@@ -36,7 +36,7 @@ tf-check: $(STAMP)  ## checkov over deploy/terraform (own venv), then the tests 
 
 # The zips the package section measures, rebuilt when the code or the pins change.
 ZIPS := dist/ingest.zip dist/transform.zip
-$(ZIPS) &: $(STAMP) $(shell find lambda_bridge -name "*.py") requirements.lock deploy/build.py
+$(ZIPS) &: $(STAMP) $(shell find lambda_bridge -name "*.py") requirements.lock deploy/build.py deploy/verify_package.py
 	$(BIN)/python deploy/build.py --python $(LAMBDA_PYTHON) --arch $(LAMBDA_ARCH)
 
 bench: $(STAMP) $(ZIPS)  ## benchmarks against their baselines (< 10 min with the build): BENCHMARKS.md, bench/results.json
