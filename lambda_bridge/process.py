@@ -128,14 +128,27 @@ def process_object(
         # Newest wins: an old version's late event must not overwrite a newer version's rows.
         current, current_modified = _current(s3, bucket, key)
         if current != version_id:
-            if current_modified is not None and arrival_date(key, current_modified) != day:
-                _withdraw_stale_day(s3, contract, silver_bucket, day, pid)
+            index = read_json(s3, silver_bucket, index_key(contract.name, pid))
+            if current and index and index.get("version_id") == version_id:
+                if _redo_depth < _MAX_REDO:
+                    # This version committed last, so the last writer's check (the end of this
+                    # function) may have failed before it could write the newer version, whose
+                    # message is then gone: this retry is its only chance.
+                    return process_object(
+                        s3, contract, silver_bucket, bucket, key, current,
+                        chunk=chunk, now=now, max_bytes=max_bytes, _redo_depth=_redo_depth + 1,
+                    )  # fmt: skip
+            elif current_modified is not None and arrival_date(key, current_modified) != day:
+                _withdraw_stale_day(s3, contract, silver_bucket, day, pid, index)
             return Outcome(
                 "stale", reason=f"version {version_id} is not the current version ({current})"
             )
 
     previous = read_json(s3, silver_bucket, index_key(contract.name, pid))
     if previous and previous.get("last_modified", "") > last_modified.isoformat():
+        # A newer version landed and committed after the check above: this version is as stale
+        # as if S3 had said so, and an earlier attempt of it may have left files on its day.
+        _withdraw_stale_day(s3, contract, silver_bucket, day, pid, previous)
         return Outcome(
             "stale", reason=f"a newer version ({previous.get('version_id')}) was already processed"
         )
@@ -226,18 +239,19 @@ def process_object(
 
 
 def _withdraw_stale_day(
-    s3: Any, contract: Contract, silver_bucket: str, day: str, pid: str
+    s3: Any, contract: Contract, silver_bucket: str, day: str, pid: str, index: dict | None
 ) -> None:
     """Remove what an earlier, interrupted run of a now-stale version may have left in its day.
 
     A run that died after its Parquet but before its index leaves files that no index names, and
     the newer version, landed on another day, never learns of them (it cleans up only the day
-    its index names). They can only belong to versions older than the current one (an undated
-    key's day grows with its versions' LastModified), so they go, unless the index names this
-    day: then the current version's own run removes them, as it removes any old day's outputs.
+    its index names). So whichever check finds a run stale, S3's current version or the `index`
+    (the key's index record, already read by the caller), the stale run removes them. They can
+    only belong to versions older than the current one (an undated key's day grows with its
+    versions' LastModified), so they go, unless the index names this day: then the current
+    version's own run removes them, as it removes any old day's outputs, or they are its own.
     """
-    previous = read_json(s3, silver_bucket, index_key(contract.name, pid))
-    if previous and previous.get("dt") == day:
+    if index and index.get("dt") == day:
         return
     for key in (  # the manifest first: it is the commit marker
         manifest_key(contract.name, day, pid),

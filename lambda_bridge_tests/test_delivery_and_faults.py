@@ -30,7 +30,7 @@ from elt_assets.lib.state import summarise, where
 from lambda_bridge.idempotency import persistence_layer
 from lambda_bridge.ingest import Ingester
 from lambda_bridge.ingest import make_handler as make_ingest
-from lambda_bridge.keys import manifest_key, part_id, quarantine_key, silver_key
+from lambda_bridge.keys import index_key, manifest_key, part_id, quarantine_key, silver_key
 from lambda_bridge.messages import Pointer
 from lambda_bridge.transform import Transformer
 from lambda_bridge.transform import make_handler as make_transform
@@ -401,6 +401,118 @@ def test_a_new_version_failing_mid_write_never_leaves_a_manifest_that_disagrees_
 
     assert hot.transform(s3=s3)(event, Context()) == {"batchItemFailures": []}
     hot.conserved()
+
+
+def test_a_retry_that_learns_from_the_index_it_is_stale_withdraws_its_earlier_attempt(
+    hot, monkeypatch
+):
+    """v1 of an undated key writes its Parquet for day 1 and fails on its quarantine put. Its
+    retry passes the current-version check; then, before the retry reads the index, v2 lands the
+    next day and another invocation transforms it to the end. The retry learns it is stale from
+    the index, not from S3's current version, and v2's run never knew where v1 wrote: the retry
+    must withdraw day 1, or v1's row stays in silver for good (v2's message is gone)."""
+    import moto.s3.models
+
+    s = hot.settings
+    key = f"bronze/{DATASET}/undated.jsonl"
+    pid = part_id(s.bronze_bucket, key)
+    monkeypatch.setattr(moto.s3.models, "utcnow", lambda: dt.datetime(2026, 1, 5, 23, 0))
+    v1 = hot.s3.put_object(
+        Bucket=s.bronze_bucket, Key=key, Body=GOOD_SHIPMENT + b'\n{"record_type": "shipments"}'
+    )["VersionId"]
+
+    def message(version: str) -> dict:
+        body = Pointer(DATASET, s.bronze_bucket, key, version).to_json()
+        return sqs_event([{"MessageId": version, "Body": body}])
+
+    flaky = boto3.client("s3")
+    inject(flaky, "PutObject", "SlowDown", once(lambda p: p["Key"].startswith("quarantine/")))
+    with pytest.raises(BatchProcessingError):
+        hot.transform(s3=flaky)(message(v1), Context())
+    assert hot.s3.list_objects_v2(Bucket=s.silver_bucket, Prefix="silver/")["KeyCount"] == 1
+
+    landed: list[str] = []
+
+    def v2_lands_and_is_transformed() -> None:
+        monkeypatch.setattr(moto.s3.models, "utcnow", lambda: dt.datetime(2026, 1, 6, 1, 0))
+        landed.append(
+            hot.s3.put_object(Bucket=s.bronze_bucket, Key=key, Body=GOOD_SHIPMENT)["VersionId"]
+        )
+        assert hot.transform()(message(landed[0]), Context()) == {"batchItemFailures": []}
+
+    class V2LandsBeforeTheIndexRead:
+        def __getattr__(self, name):
+            return getattr(hot.s3, name)
+
+        def get_object(self, **kwargs):
+            if kwargs["Key"].startswith("_index/") and not landed:
+                v2_lands_and_is_transformed()
+            return hot.s3.get_object(**kwargs)
+
+    retry = hot.transform(s3=V2LandsBeforeTheIndexRead())
+    assert retry(message(v1), Context()) == {"batchItemFailures": []}
+    keys = sorted(o["Key"] for o in hot.s3.list_objects_v2(Bucket=s.silver_bucket)["Contents"])
+    assert keys == [
+        index_key(DATASET, pid),
+        manifest_key(DATASET, "2026-01-06", pid),
+        silver_key(DATASET, "2026-01-06", pid),
+    ]
+    assert_conserved(hot.s3, s.silver_bucket, hot.contract, {key: (GOOD_SHIPMENT, landed[0])})
+
+
+@pytest.mark.parametrize("undated", [True, False])
+def test_a_run_that_fails_after_its_index_and_was_overtaken_hands_over_to_the_newer_version(
+    hot, monkeypatch, undated
+):
+    """v1's run passes its newest-wins checks; v2 lands (the next day, for an undated key) and
+    another invocation transforms it to the end; then v1's run writes its outputs and its index
+    on top, and its last S3 call, the check that would have rewritten v2, fails. Its retry is
+    stale, but v1 was the last writer: v2's message is gone, so the retry must write v2, or
+    v1's rows stay (beside v2's on another day, or instead of them on the same day)."""
+    import moto.s3.models
+
+    s = hot.settings
+    key = f"bronze/{DATASET}/undated.jsonl" if undated else f"bronze/{DATASET}/dt={DAY}/a.jsonl"
+    pid = part_id(s.bronze_bucket, key)
+    day2 = "2026-01-06" if undated else DAY
+    monkeypatch.setattr(moto.s3.models, "utcnow", lambda: dt.datetime(2026, 1, 5, 23, 0))
+    v1_body = b"\n".join([GOOD_SHIPMENT] * 3)
+    v1 = hot.s3.put_object(Bucket=s.bronze_bucket, Key=key, Body=v1_body)["VersionId"]
+
+    def message(version: str) -> dict:
+        body = Pointer(DATASET, s.bronze_bucket, key, version).to_json()
+        return sqs_event([{"MessageId": version, "Body": body}])
+
+    landed: list[str] = []
+
+    class V2OvertakesThenTheLastCheckFails:
+        def __getattr__(self, name):
+            return getattr(hot.s3, name)
+
+        def put_object(self, **kwargs):
+            if kwargs["Key"].startswith("silver/") and not landed:
+                monkeypatch.setattr(moto.s3.models, "utcnow", lambda: dt.datetime(2026, 1, 6, 1, 0))
+                v2 = hot.s3.put_object(Bucket=s.bronze_bucket, Key=key, Body=GOOD_SHIPMENT)
+                landed.append(v2["VersionId"])
+                assert hot.transform()(message(landed[0]), Context()) == {"batchItemFailures": []}
+            return hot.s3.put_object(**kwargs)
+
+        def head_object(self, **kwargs):
+            if landed and kwargs["Bucket"] == s.bronze_bucket:
+                raise ClientError({"Error": {"Code": "SlowDown", "Message": "x"}}, "HeadObject")
+            return hot.s3.head_object(**kwargs)
+
+    with pytest.raises(BatchProcessingError):
+        hot.transform(s3=V2OvertakesThenTheLastCheckFails())(message(v1), Context())
+    assert hot.transform()(message(v1), Context()) == {"batchItemFailures": []}
+
+    keys = sorted(o["Key"] for o in hot.s3.list_objects_v2(Bucket=s.silver_bucket)["Contents"])
+    assert keys == [
+        index_key(DATASET, pid),
+        manifest_key(DATASET, day2, pid),
+        silver_key(DATASET, day2, pid),
+    ]
+    assert_conserved(hot.s3, s.silver_bucket, hot.contract, {key: (GOOD_SHIPMENT, landed[0])})
 
 
 # -- 6. the function dying mid-batch ---------------------------------------------------------------
