@@ -2,12 +2,13 @@
 
 import datetime as dt
 import json
-import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
+from elt_assets.cli.common import console, progress, table
 from elt_assets.cli.local.runner import LambdaRunner
 from elt_assets.cli.local.stack import Stack, start_stack
 from elt_assets.cli.samples import GeneratedFile, generate
@@ -39,11 +40,18 @@ def _plan(day: dt.date) -> list[tuple[str, str, str, int, bool]]:
     ]
 
 
-def run_demo(out: TextIO = sys.stdout, port: int = 0, timeout: float = 120.0) -> int:
-    """Run the demo; return the exit code (0 when every object is accounted for)."""
+def run_demo(out: Any = None, port: int = 0, timeout: float = 120.0) -> int:
+    """Run the demo; return the exit code (0 when every object is accounted for).
+
+    Args:
+        out: A rich console to print to (default: stdout).
+        port: The moto server's port (0: a free one).
+        timeout: Seconds the hot path may take over all the files.
+    """
     started = time.perf_counter()
     day = dt.datetime.now(dt.UTC).date()
-    say = _printer(out)
+    out = out or console()
+    say = out.print
     say(f"Starting the embedded stack (moto server on 127.0.0.1:{port or 'a free port'}) ...")
     stack = start_stack(port)
     runner = LambdaRunner(stack).start()
@@ -54,24 +62,21 @@ def run_demo(out: TextIO = sys.stdout, port: int = 0, timeout: float = 120.0) ->
         )
         uploads = _upload_all(stack, day, say)
         _send_duplicate_notification(stack, uploads[0], say)
-        _wait_for_manifests(stack, uploads, runner, timeout)
+        with progress(out) as bar:
+            task = bar.add_task("the hot path at work: objects transformed", total=len(uploads))
+            _wait_for_manifests(
+                stack, uploads, runner, timeout, lambda n: bar.update(task, completed=n)
+            )
         registry = ContractRegistry.load(stack.settings.contracts_dir)
         summaries = [
             summarise(stack.client("s3"), stack.settings.silver_bucket, c.name) for c in registry
         ]
-        ok = _report(stack, uploads, summaries, runner, say)
+        ok = _report(stack, uploads, summaries, runner, out)
     finally:
         runner.stop()
         stack.stop()
     say(f"\nDone in {time.perf_counter() - started:.1f}s; the embedded stack is stopped.")
     return 0 if ok else 1
-
-
-def _printer(out: TextIO):
-    def say(text: str = "") -> None:
-        print(text, file=out, flush=True)
-
-    return say
 
 
 def _upload_all(stack: Stack, day: dt.date, say) -> list[Upload]:
@@ -123,7 +128,11 @@ def _send_duplicate_notification(stack: Stack, upload: Upload, say) -> None:
 
 
 def _wait_for_manifests(
-    stack: Stack, uploads: list[Upload], runner: LambdaRunner, timeout: float
+    stack: Stack,
+    uploads: list[Upload],
+    runner: LambdaRunner,
+    timeout: float,
+    done: Callable[[int], None],
 ) -> None:
     s3 = stack.client("s3")
     silver = stack.settings.silver_bucket
@@ -147,6 +156,7 @@ def _wait_for_manifests(
             if index.get("version_id") != upload.version_id:
                 still.append(upload)
         waiting = still
+        done(len(uploads) - len(waiting))
         if waiting and time.monotonic() > deadline:
             msg = f"{len(waiting)} objects were not transformed within {timeout:.0f}s"
             raise TimeoutError(msg)
@@ -156,21 +166,36 @@ def _wait_for_manifests(
 
 
 def _report(
-    stack: Stack, uploads: list[Upload], summaries: list[DatasetSummary], runner: LambdaRunner, say
+    stack: Stack, uploads: list[Upload], summaries: list[DatasetSummary], runner: LambdaRunner, out
 ) -> bool:
+    say = out.print
     say(
-        "\nWhat the hot path made of it (read back from the manifests, Parquet and quarantine files):\n"
+        "\nWhat the hot path made of it (read back from the manifests, Parquet and quarantine files):"
     )
-    header = f"{'dataset':<16}{'objects':>8}{'lines in':>10}{'rows out':>10}{'quarant.':>10}{'silver files':>14}  {'conservation':<13} quarantined by reason"
-    say(header)
-    say("-" * len(header))
+    summary = table(
+        "dataset",
+        ">objects",
+        ">lines in",
+        ">rows out",
+        ">quarant.",
+        ">silver files",
+        "conservation",
+        "quarantined by reason",
+    )
     ok = True
     for s in summaries:
         reasons = ", ".join(f"{code} {n}" for code, n in sorted(s.by_code.items())) or "-"
-        status = "holds" if s.conserved else "BROKEN"
         ok &= s.conserved
-        say(
-            f"{s.dataset:<16}{s.objects:>8}{s.lines_in:>10,}{s.rows_out:>10,}{s.rows_quarantined:>10,}{s.silver_files:>14}  {status:<13} {reasons}"
+        summary.add_row(
+            s.dataset,
+            f"{s.objects}",
+            f"{s.lines_in:,}",
+            f"{s.rows_out:,}",
+            f"{s.rows_quarantined:,}",
+            f"{s.silver_files}",
+            "holds" if s.conserved else "BROKEN",
+            reasons,
+            end_section=s is summaries[-1],
         )
     total = Counter()
     for s in summaries:
@@ -182,16 +207,19 @@ def _report(
                 "bad": s.rows_quarantined,
             }
         )
-    say("-" * len(header))
-    say(
-        f"{'total':<16}{total['objects']:>8}{total['lines']:>10,}{total['rows']:>10,}{total['bad']:>10,}"
+    summary.add_row(
+        "total",
+        f"{total['objects']}",
+        f"{total['lines']:,}",
+        f"{total['rows']:,}",
+        f"{total['bad']:,}",
     )
+    say(summary)
 
     expected_bad = sum(u.file.bad_total for u in uploads if u.file) + sum(
         1 for u in uploads if u.file is None
     )
     found_bad = sum(s.rows_quarantined for s in summaries)
-    say("")
     say(
         f"Bad lines injected: {expected_bad}; quarantined with a reason: {found_bad}"
         f" -> {'every one accounted for' if expected_bad == found_bad else 'MISMATCH'}"

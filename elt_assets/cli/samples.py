@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambda_bridge.contracts import FORMATS
+
 AIRPORTS = [
     "SZX",
     "PVG",
@@ -73,7 +75,6 @@ EXPECTED_CODE = {
     "column_count": "column_count",
 }
 DATASETS = ("shipments", "tracking_events", "invoice_lines", "transactions")
-FORMATS = ("jsonl", "json", "csv")
 
 
 @dataclass

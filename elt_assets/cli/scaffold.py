@@ -12,10 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from lambda_bridge.contracts import ContractRegistry, contract_from_dict
+from lambda_bridge.contracts import FORMATS, ContractRegistry, contract_from_dict
 from lambda_bridge.exceptions import EltError
-
-FORMATS = ("jsonl", "json", "csv")
 
 
 @dataclass(frozen=True)
