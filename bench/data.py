@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from bench.common import DATA_DIR
-from elt_assets.cli.main import samples as generate_module
+from elt_assets.cli import samples as generate_module
 
 DAY = dt.date(2026, 5, 1)
 SEED = 20260501

@@ -253,9 +253,10 @@ def test_a_landings_tick_that_was_never_stored_loses_nothing(
     time.sleep(1.5)
     with sensor_context(defs, instance) as context:  # the restarted daemon has the old cursor
         retried = sensor.evaluate_tick(context)
-    as_partitions = lambda r: sorted(
-        (e.asset_key.to_user_string(), e.partition) for e in r.asset_events
-    )  # noqa: E731
+
+    def as_partitions(r):
+        return sorted((e.asset_key.to_user_string(), e.partition) for e in r.asset_events)
+
     assert as_partitions(retried) == as_partitions(lost)
     # Once a tick is stored, the next one deletes its messages: they never come back.
     with sensor_context(defs, instance, retried.cursor) as context:

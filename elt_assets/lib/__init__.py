@@ -1,0 +1,1 @@
+"""Plain Python that both the `elt` command and the Dagster definitions call; no Dagster here."""
