@@ -16,7 +16,8 @@ from elt_assets.definitions import defs as load_definitions
 from elt_assets.defs.daily.schedules import yesterday
 from elt_assets.defs.datasets.assets import bronze_key, gold_key, silver_key
 from elt_assets.defs.queues.assets import DLQ, EVENTS_QUEUE
-from elt_assets.lib.state import queue_depths, summarise
+from elt_assets.lib.queues import queue_depths
+from elt_assets.lib.state import summarise
 
 pytestmark = pytest.mark.e2e
 DAY = "2026-01-05"

@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError
 
 from elt_assets.cli.local.runner import LambdaRunner
 from elt_assets.cli.samples import generate
-from elt_assets.lib.state import queue_depths, summarise
+from elt_assets.lib.queues import queue_depths
+from elt_assets.lib.state import summarise
 from lambda_bridge.contracts import ContractRegistry
 from lambda_bridge.keys import manifest_key, part_id
 

@@ -12,7 +12,7 @@ import pytest
 
 from elt_assets.cli.local.runner import LambdaRunner
 from elt_assets.cli.samples import generate
-from elt_assets.lib.state import queue_depths
+from elt_assets.lib.queues import queue_depths
 from lambda_bridge.messages import Pointer
 from lambda_bridge_tests.conservation import assert_conserved
 

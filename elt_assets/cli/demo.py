@@ -12,7 +12,8 @@ from elt_assets.cli.common import console, progress, table
 from elt_assets.cli.local.runner import LambdaRunner
 from elt_assets.cli.local.stack import Stack, start_stack
 from elt_assets.cli.samples import GeneratedFile, generate
-from elt_assets.lib.state import DatasetSummary, queue_depths, summarise
+from elt_assets.lib.queues import queue_depths
+from elt_assets.lib.state import DatasetSummary, summarise
 from lambda_bridge.contracts import ContractRegistry
 from lambda_bridge.keys import index_key, part_id
 

@@ -28,8 +28,8 @@ def redrive(max_messages: int | None, dry_run: bool) -> int:
     """Move DLQ messages back to the events queue."""
     import boto3
 
+    from elt_assets.lib.queues import queue_depths
     from elt_assets.lib.redrive import redrive as move
-    from elt_assets.lib.state import queue_depths
 
     config = settings("queue_url", "dlq_url")
     sqs = boto3.client("sqs")
@@ -74,7 +74,7 @@ def _depth(depths: dict[str, int]) -> int:
 
 
 def _pending(sqs: Any, url: str) -> int:
-    from elt_assets.lib.state import queue_depths
+    from elt_assets.lib.queues import queue_depths
 
     return _depth(queue_depths(sqs, url))
 
@@ -125,7 +125,8 @@ def status(days: int) -> int:
     """
     import boto3
 
-    from elt_assets.lib.state import latest_partitions, queue_depths
+    from elt_assets.lib.queues import queue_depths
+    from elt_assets.lib.state import latest_partitions
     from lambda_bridge.contracts import ContractRegistry
 
     config = settings("silver_bucket", "queue_url", "dlq_url")

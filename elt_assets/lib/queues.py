@@ -23,3 +23,20 @@ def delete_messages(sqs: Any, url: str, receipt_handles: list[str]) -> list[tupl
             for f in response.get("Failed", [])
         )
     return failed
+
+
+def queue_depths(sqs: Any, url: str) -> dict[str, int]:
+    """Visible, in-flight and delayed message counts of a queue."""
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return {
+        "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+        "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+    }

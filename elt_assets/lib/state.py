@@ -178,23 +178,6 @@ def where(
     return out
 
 
-def queue_depths(sqs: Any, url: str) -> dict[str, int]:
-    """Visible, in-flight and delayed message counts of a queue."""
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return {
-        "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
-        "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
-        "delayed": int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
-    }
-
-
 def partition_manifests(
     s3: Any, silver_bucket: str, dataset: str, day: str
 ) -> list[dict[str, Any]]:

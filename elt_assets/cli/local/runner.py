@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from elt_assets.cli.local.stack import Stack
+from elt_assets.lib.queues import delete_messages
 from lambda_bridge.contracts import ContractRegistry
 from lambda_bridge.idempotency import persistence_layer
 from lambda_bridge.ingest import Ingester
@@ -200,12 +201,7 @@ class LambdaRunner:
             return len(messages)
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
-        for start in range(0, len(done), 10):
-            entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                for i, m in enumerate(done[start : start + 10])
-            ]
-            self.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+        delete_messages(self.sqs, url, [m["ReceiptHandle"] for m in done])
         self.stats.messages_succeeded += len(done)
         self.stats.messages_failed += len(failed)
         return len(messages)

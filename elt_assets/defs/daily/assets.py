@@ -23,8 +23,9 @@ def daily_report(
     context: dg.AssetExecutionContext, pipeline: PipelineResource, s3: S3Resource, sqs: SQSResource
 ) -> dg.MaterializeResult:
     from elt_assets.defs.daily.outcomes import latest_check_outcomes
+    from elt_assets.lib.queues import queue_depths
     from elt_assets.lib.report import DatasetDay, render_markdown, write_report
-    from elt_assets.lib.state import partition_manifests, partition_totals, queue_depths
+    from elt_assets.lib.state import partition_manifests, partition_totals
 
     day = context.partition_key
     client = s3.get_client()

@@ -14,7 +14,7 @@ REDRIVE_BACKOFF_SECONDS = (300, 6 * 3600)  # first wait, longest wait between au
 
 
 def _depths(client: Any, url: str) -> dict[str, int]:
-    from elt_assets.lib.state import queue_depths
+    from elt_assets.lib.queues import queue_depths
 
     return queue_depths(client, url)
 
