@@ -267,6 +267,28 @@ def test_a_landings_tick_that_was_never_stored_loses_nothing(
     assert depth["visible"] + depth["in_flight"] == 0
 
 
+def test_a_replay_is_reported_once_and_stays_the_latest(env, defs, instance, runner):
+    put(env, f"bronze/shipments/dt={DAY}/r.jsonl", generate("shipments", count=25).data)
+    runner.drain(timeout=30)
+    sensor = sensor_def(defs, "landings")
+    with sensor_context(defs, instance) as context:
+        first = sensor.evaluate_tick(context)
+    assert first.run_requests  # the hot path's landing: reported, and its checks requested
+    assert materialize(defs, instance, [silver_key("shipments")], checks=False).success
+    with sensor_context(defs, instance, first.cursor) as context:
+        after_replay = sensor.evaluate_tick(context)
+    # The replay rewrote the manifest; its own run already reported the partition.
+    assert after_replay.asset_events == [] and after_replay.run_requests == []
+    latest = instance.get_latest_materialization_event(silver_key("shipments"))
+    meta = latest.asset_materialization.metadata
+    assert meta["objects"].value == 1 and meta["dagster/row_count"].value == 25
+    manifest = json.loads(env.client("s3").get_object(
+        Bucket=env.settings.silver_bucket,
+        Key=first.asset_events[1].metadata["manifest"].value.removeprefix(f"s3://{env.settings.silver_bucket}/"),
+    )["Body"].read())  # fmt: skip
+    assert manifest["writer"] == "replay"
+
+
 def test_a_check_run_downloads_each_silver_file_once(env, defs, instance, monkeypatch):
     for i in range(3):
         put(

@@ -30,6 +30,9 @@ from lambda_bridge.silver import to_parquet, with_lineage
 from lambda_bridge.storage import is_missing, read_json
 
 TRANSFORM_VERSION = __version__
+# The manifest's `writer`: the transform Lambda, or a Dagster replay (which reports its own
+# materialization, so Dagster's landings sensor must not report the same files again).
+WRITER_TRANSFORM, WRITER_REPLAY = "transform", "replay"
 # How many times one call writes a newer version it found had landed meanwhile (see the end of
 # process_object); under faster churn each newer version's own message does the rest.
 _MAX_REDO = 3
@@ -79,6 +82,7 @@ def process_object(
     chunk: int | None = None,
     now: dt.datetime | None = None,
     max_bytes: int | None = None,
+    writer: str = WRITER_TRANSFORM,
     _redo_depth: int = 0,
 ) -> Outcome:
     """Transform one bronze object version into silver, quarantine and a manifest.
@@ -94,6 +98,8 @@ def process_object(
         now: The `_ingested_at` / `processed_at` time (tests pin it).
         max_bytes: The largest object (once decompressed) to read into memory; a larger one
             is quarantined whole as `too_large` without being read. None: no limit.
+        writer: Who runs it, recorded in the manifest: `transform` (the Lambda) or `replay`
+            (Dagster, which then reports the partition itself, so its sensor skips these).
 
     Raises:
         botocore.exceptions.ClientError, BotoCoreError: S3 failed (throttled, network, access);
@@ -136,7 +142,8 @@ def process_object(
                     # message is then gone: this retry is its only chance.
                     return process_object(
                         s3, contract, silver_bucket, bucket, key, current,
-                        chunk=chunk, now=now, max_bytes=max_bytes, _redo_depth=_redo_depth + 1,
+                        chunk=chunk, now=now, max_bytes=max_bytes, writer=writer,
+                        _redo_depth=_redo_depth + 1,
                     )  # fmt: skip
             elif current_modified is not None and arrival_date(key, current_modified) != day:
                 _withdraw_stale_day(s3, contract, silver_bucket, day, pid, index)
@@ -197,6 +204,7 @@ def process_object(
         "silver_key": keys["silver"] if result.rows_out else None,
         "quarantine_key": keys["quarantine"] if result.bad else None,
         "transform_version": TRANSFORM_VERSION,
+        "writer": writer,
         "contract_fingerprint": contract.fingerprint,
         "processed_at": ingested_at.isoformat(),
         "duration_ms": round((time.perf_counter() - started) * 1000, 3),
@@ -233,7 +241,8 @@ def process_object(
         if current and current != read_version:
             return process_object(
                 s3, contract, silver_bucket, bucket, key, current,
-                chunk=chunk, now=now, max_bytes=max_bytes, _redo_depth=_redo_depth + 1,
+                chunk=chunk, now=now, max_bytes=max_bytes, writer=writer,
+                _redo_depth=_redo_depth + 1,
             )  # fmt: skip
     return Outcome("processed", manifest=manifest, result=result)
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from lambda_bridge.contracts import Contract
 from lambda_bridge.keys import dt_from_key, index_key, manifest_prefix, part_id
-from lambda_bridge.process import process_object
+from lambda_bridge.process import WRITER_REPLAY, process_object
 from lambda_bridge.storage import is_missing, read_json
 
 
@@ -94,7 +94,9 @@ def replay_partition(
     seen: set[str] = set()
     for item in iter_bronze_objects(s3, bronze_bucket, contract, day):
         seen.add(item["Key"])
-        outcome = process_object(s3, contract, silver_bucket, bronze_bucket, item["Key"])
+        outcome = process_object(
+            s3, contract, silver_bucket, bronze_bucket, item["Key"], writer=WRITER_REPLAY
+        )
         if outcome.status != "processed" or outcome.manifest is None:
             summary.skipped += 1
             continue

@@ -16,6 +16,7 @@ from elt_assets.defs.datasets.checks import CHECK_NAMES
 from elt_assets.defs.resources import PipelineResource, SQSResource
 from elt_assets.lib.queues import delete_messages
 from lambda_bridge.keys import decode_event_key
+from lambda_bridge.process import WRITER_REPLAY
 from lambda_bridge.storage import read_json
 
 MAX_RECEIVES_PER_TICK = 20  # at most 200 landings a tick; the rest wait for the next tick
@@ -71,6 +72,8 @@ def build_landings_sensor(checks_job: Any) -> dg.SensorDefinition:
                 manifest = read_json(s3_client, pipeline.silver_bucket, key)
                 if manifest is None:
                     continue  # removed since (a replay dropped an orphan): nothing landed
+                if manifest.get("writer") == WRITER_REPLAY:
+                    continue  # the replay's own run reported it, with the partition's totals
                 dataset, day = manifest["dataset"], manifest["dt"]
                 if dataset not in registry:
                     continue
