@@ -284,3 +284,19 @@ def test_in_process_moto_falls_back_from_not_implemented():
 def test_a_negative_limit_is_refused(sqs):
     with pytest.raises(ValueError, match="-1"):
         redrive(sqs, "dlq", "queue", max_messages=-1)
+
+
+def test_moto_lacking_the_move_task_prints_no_traceback(stack, caplog):
+    # A fresh endpoint object, so the move task is tried (and refused) again here.
+    from elt_assets.lib import redrive as redrive_module
+
+    redrive_module._endpoints_without_move_task.discard(stack.endpoint)
+    sqs = stack.client("sqs")
+    result = redrive(sqs, stack.settings.dlq_url, stack.settings.queue_url)
+    assert result.method == "receive_send_delete"
+    assert result.fallback_reason == (
+        f"{stack.endpoint} does not implement StartMessageMoveTask (HTTP 500)"
+    )
+    # werkzeug logs the server's traceback; in a terminal it goes to stderr, here to caplog.
+    logged = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert not [m for m in logged if "Traceback" in m or "has not been implemented" in m]

@@ -124,8 +124,11 @@ def _try_move_task(sqs: Any, dlq_url: str, queue_url: str) -> tuple[RedriveResul
             _endpoints_without_move_task.add(endpoint)
         # Anything else (a DLQ no queue points at, a task already running, no permission) is
         # also a reason to move by hand: that path needs only receive/send/delete rights.
-        text = " ".join(re.sub(r"<[^>]+>", " ", str(error.get("Message") or exc)).split())
-        reason = f"StartMessageMoveTask failed ({code or status}): {text[:200]}"
+        if code.isdigit():
+            reason = f"{endpoint} does not implement StartMessageMoveTask (HTTP {code})"
+        else:
+            text = " ".join(re.sub(r"<[^>]+>", " ", str(error.get("Message") or exc)).split())
+            reason = f"StartMessageMoveTask failed ({code or status}): {text[:200]}"
         logger.warning("%s; moving messages by receive -> send -> delete", reason)
         return None, reason
     return (
