@@ -15,6 +15,7 @@ from elt_assets.cli.samples import generate
 from elt_assets.definitions import defs as load_definitions
 from elt_assets.defs.daily.schedules import yesterday
 from elt_assets.defs.datasets.assets import bronze_key, gold_key, silver_key
+from elt_assets.defs.datasets.checks import CHECK_NAMES
 from elt_assets.defs.queues.assets import DLQ, EVENTS_QUEUE
 from elt_assets.lib.queues import queue_depths
 from elt_assets.lib.state import summarise
@@ -67,7 +68,7 @@ def test_definitions_load_with_every_dataset(defs):
     for name in ("shipments", "tracking_events", "invoice_lines", "transactions"):
         assert {bronze_key(name), silver_key(name), gold_key(name)} <= keys
         assert {c.name for c in repo.asset_graph.get_check_keys_for_assets([silver_key(name)])} == {
-            "conservation", "quarantine_rate", "schema", "expectations"}  # fmt: skip
+            "conservation", "quarantine_rate", "schema", "expectations", "volume"}  # fmt: skip
     assert {EVENTS_QUEUE, DLQ, dg.AssetKey(["reports", "daily"])} <= keys
     assert {"dlq_redrive", "quality_gate", "silver_checks", "daily_report"} <= {
         j.name for j in repo.get_all_jobs()
@@ -157,6 +158,7 @@ def test_checks_pass_on_good_data_and_gold_is_written(env, defs, instance):
         "quarantine_rate",
         "schema",
         "expectations",
+        "volume",
     }
     summary = json.loads(env.client("s3").get_object(
         Bucket=env.settings.silver_bucket, Key=f"gold/invoice_lines_daily/dt={DAY}/summary.json")["Body"].read())  # fmt: skip
@@ -183,6 +185,19 @@ def test_a_failing_expectation_blocks_gold_and_says_why(env, defs, instance):
         for m in [m.event_specific_data.materialization]
     }
     assert instance.get_latest_materialization_event(gold_key("shipments")) is None
+
+
+def test_an_empty_day_after_a_day_with_data_fails_the_volume_check(env, defs, instance):
+    put(env, "bronze/invoice_lines/dt=2026-01-04/a.jsonl", generate("invoice_lines", count=5).data)
+    materialize(defs, instance, [silver_key("invoice_lines")], day="2026-01-04", checks=False)
+    result = materialize(defs, instance, [silver_key("invoice_lines"), gold_key("invoice_lines")])
+    volume = {e.check_name: e for e in result.get_asset_check_evaluations()}["volume"]
+    assert not volume.passed
+    assert volume.description == "no objects arrived this day, after 1 the day before"
+    assert instance.get_latest_materialization_event(gold_key("invoice_lines")) is None
+    # A day before any data is not a failure: nothing has stopped arriving.
+    first = materialize(defs, instance, [silver_key("invoice_lines")], day="2026-01-03")
+    assert {e.check_name: e.passed for e in first.get_asset_check_evaluations()}["volume"]
 
 
 def test_quarantine_rate_check_fails_above_the_contract_threshold(env, defs, instance):
@@ -224,6 +239,7 @@ def test_landings_sensor_reports_partitions_and_requests_their_checks(env, defs,
         "quarantine_rate",
         "schema",
         "expectations",
+        "volume",
     }
     # The requested run really checks that partition.
     request = next(r for r in result.run_requests if r.tags["dagster/partition"] == DAY)
@@ -232,7 +248,7 @@ def test_landings_sensor_reports_partitions_and_requests_their_checks(env, defs,
         instance=instance, tags=request.tags
     )
     assert {(e.check_name, e.partition, e.passed) for e in run.get_asset_check_evaluations()} == {
-        (name, DAY, True) for name in ("conservation", "quarantine_rate", "schema", "expectations")}  # fmt: skip
+        (name, DAY, True) for name in CHECK_NAMES}  # fmt: skip
     # The landings were consumed: the next tick has nothing, and its work does not grow with the bucket.
     with sensor_context(defs, instance, result.cursor) as context:
         again = sensor.evaluate_tick(context)
@@ -308,7 +324,7 @@ def test_a_check_run_downloads_each_silver_file_once(env, defs, instance, monkey
     monkeypatch.setattr(BaseClient, "_make_api_call", counting)
     result = materialize(defs, instance, [silver_key("shipments")], checks=True)
     assert {e.check_name for e in result.get_asset_check_evaluations() if e.passed} == {
-        "conservation", "quarantine_rate", "schema", "expectations"}  # fmt: skip
+        "conservation", "quarantine_rate", "schema", "expectations", "volume"}  # fmt: skip
     parquet = {k: n for k, n in gets.items() if k.startswith("silver/")}
     assert len(parquet) == 3
     # The replay writes them; the four checks of the partition then read each one once.

@@ -5,6 +5,7 @@ disappeared) a visible diff; change it on purpose, with the code.
 """
 
 import ast
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from elt_assets.defs.datasets.assets import silver_key
 
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = ("invoice_lines", "shipments", "tracking_events", "transactions")
-CHECKS = ("conservation", "expectations", "quarantine_rate", "schema")
+CHECKS = ("conservation", "expectations", "quarantine_rate", "schema", "volume")
 
 EXPECTED_ASSETS = sorted(
     [f"{layer}/{d}" for d in DATASETS for layer in ("bronze", "silver")]
@@ -132,3 +133,15 @@ def test_silver_shows_the_contract_schema_with_lineage(repo, registry):
         ]
         required = {c.name for c in contract.columns if c.required}
         assert {c.name for c in schema.columns if not c.constraints.nullable} >= required
+
+
+def test_the_volume_check_can_be_turned_off_for_an_expected_empty_dataset(registry):
+    from elt_assets.defs.datasets.checks import volume_result
+
+    shipments = registry["shipments"]
+    assert shipments.expect_daily_data
+    assert not volume_result(shipments, [], objects_day_before=3).passed
+    quiet = dataclasses.replace(shipments, expect_daily_data=False)
+    allowed = volume_result(quiet, [], objects_day_before=3)
+    assert allowed.passed
+    assert "allowed: quality.expect_daily_data is false" in allowed.description

@@ -118,7 +118,7 @@ def test_the_ui_shows_assets_checks_and_partition_status(stack, monkeypatch, tmp
         "assetPartitionStatuses"
     ]["ranges"]
     checks = {c["name"]: c for c in node["assetChecksOrError"]["checks"]}
-    assert set(checks) == {"conservation", "quarantine_rate", "schema", "expectations"}
+    assert set(checks) == {"conservation", "quarantine_rate", "schema", "expectations", "volume"}
     for check in checks.values():
         assert check["blocking"] is True
         assert {"status": "SUCCEEDED", "startKey": DAY, "endKey": DAY} in check[

@@ -101,6 +101,7 @@ def _base() -> dict:
         ),
         (lambda d: d["checks"][2]["kwargs"].update(column="weight"), "checks[2].kwargs.column"),
         (lambda d: d["quality"].update(max_quarantine_rate=2), "quality.max_quarantine_rate"),
+        (lambda d: d["quality"].update(expect_daily_data="no"), "quality.expect_daily_data"),
         (lambda d: d["columns"][0].update(required=True, nullable=True), "columns[0].nullable"),
         (lambda d: d.update(name="other"), "name"),
     ],

@@ -74,6 +74,8 @@ class QualityDoc(msgspec.Struct, forbid_unknown_fields=True):
     """`quality`: the thresholds of the built-in checks."""
 
     max_quarantine_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.05
+    # false for a dataset that may rightly have days without data: its volume check then passes.
+    expect_daily_data: bool = True
 
 
 class ContractDoc(msgspec.Struct, forbid_unknown_fields=True):
@@ -212,6 +214,7 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
         max_line_bytes=spec.max_line_bytes,
         csv_delimiter=(spec.csv or CsvDoc()).delimiter,
         max_quarantine_rate=(spec.quality or QualityDoc()).max_quarantine_rate,
+        expect_daily_data=(spec.quality or QualityDoc()).expect_daily_data,
         checks=tuple(checks),
         description=spec.description or "",
         source_path=path,

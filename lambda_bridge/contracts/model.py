@@ -68,6 +68,7 @@ class Contract:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     csv_delimiter: str = ","
     max_quarantine_rate: float = 0.05
+    expect_daily_data: bool = True
     checks: tuple[Check, ...] = ()
     description: str = ""
     source_path: str = ""

@@ -19,11 +19,12 @@ from elt_assets.defs.resources import PipelineResource
 from elt_assets.lib.replay import iter_bronze_objects
 from elt_assets.lib.state import partition_manifests, partition_totals, read_silver_files
 from lambda_bridge.contracts import Contract
+from lambda_bridge.keys import manifest_prefix
 
 # An object this young may still be on its way through the queue: not missing yet.
 IN_FLIGHT_GRACE = dt.timedelta(minutes=15)
 SAMPLE = 5
-CHECK_NAMES = ("conservation", "quarantine_rate", "schema", "expectations")
+CHECK_NAMES = ("conservation", "quarantine_rate", "schema", "expectations", "volume")
 
 
 def conservation_result(
@@ -149,13 +150,51 @@ def expectations_result(contract: Contract, files: list[tuple[str, Any]]) -> dg.
     )
 
 
+def volume_result(
+    contract: Contract, manifests: list[dict[str, Any]], objects_day_before: int
+) -> dg.AssetCheckResult:
+    """A day with no data, after a day that had some, is a failure: a producer stopped.
+
+    Blocking and per partition (not a freshness check): the day's gold stays unmade, and the
+    report shows which day went empty, not only that the latest data is old.
+    """
+    objects = len(manifests)
+    silent = objects == 0 and objects_day_before > 0
+    passed = not silent or not contract.expect_daily_data
+    description = None
+    if silent:
+        description = f"no objects arrived this day, after {objects_day_before} the day before" + (
+            "" if contract.expect_daily_data else " (allowed: quality.expect_daily_data is false)"
+        )
+    return dg.AssetCheckResult(
+        check_name="volume",
+        passed=passed,
+        metadata={
+            "objects": objects,
+            "rows_out": sum(m["rows_out"] for m in manifests),
+            "objects_day_before": objects_day_before,
+            "expect_daily_data": contract.expect_daily_data,
+        },
+        description=description,
+    )
+
+
+def _objects_on(s3: Any, silver_bucket: str, dataset: str, day: str) -> int:
+    """Whether a partition has any manifest (0 or 1): one LIST, no reads."""
+    listed = s3.list_objects_v2(
+        Bucket=silver_bucket, Prefix=manifest_prefix(dataset, day), MaxKeys=1
+    )
+    return int(listed.get("KeyCount", 0))
+
+
 def build_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
-    """The four blocking checks of `silver/<dataset>`, as one multi-asset check."""
+    """The blocking checks of `silver/<dataset>`, as one multi-asset check."""
     asset = silver_key(contract.name)
     descriptions = {
         "conservation": "Every bronze object of the day has a manifest and lines_in = rows_out + rows_quarantined.",
         "quarantine_rate": f"Quarantined lines stay at or below {contract.max_quarantine_rate:.1%} of the day's lines.",
         "schema": "Every silver file of the day has exactly the contract's Arrow schema.",
+        "volume": "Data arrived this day, if it arrived the day before (contract: quality.expect_daily_data).",
         "expectations": "The contract's Great Expectations suite: "
         + (", ".join(c.expectation for c in contract.checks) or "none"),
     }  # fmt: skip
@@ -190,5 +229,9 @@ def build_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
             yield schema_result(contract, files)
         if "expectations" in selected:
             yield expectations_result(contract, files)
+        if "volume" in selected:
+            before = (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
+            objects_before = _objects_on(client, pipeline.silver_bucket, contract.name, before)
+            yield volume_result(contract, manifests, objects_before)
 
     return [silver_checks]
