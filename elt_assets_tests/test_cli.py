@@ -282,7 +282,7 @@ def test_replay_in_process_then_status_and_redrive(stack_env):
     assert "2/2" in bar
     assert "Replay of silver/shipments" in out
     assert rows(out, "2026-01-05")[0][:5] == ["2026-01-05", "1", "20", "20", "0"]
-    assert rows(out, "2026-01-06")[0][-2:] == ["passed", "4/4"]
+    assert rows(out, "2026-01-06")[0][-2:] == ["passed", "5/5"]
     assert " - dagster - " not in err, "Dagster's event log only with --verbose"
     # No daemon on the instance: one run per day in this process, and no backfill.
     with dg.DagsterInstance.get() as instance:
@@ -298,7 +298,7 @@ def test_replay_in_process_then_status_and_redrive(stack_env):
         ["shipments", "2026-01-06", "1", "15"],
         ["shipments", "2026-01-05", "1", "20"],
     ]
-    assert all(r[-2:] == ["passed", "4/4"] for r in shipments)
+    assert all(r[-2:] == ["passed", "5/5"] for r in shipments)
 
     sqs = stack.client("sqs")
     for i in range(4):

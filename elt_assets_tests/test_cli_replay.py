@@ -197,7 +197,7 @@ def test_with_a_daemon_running_replay_is_a_backfill_it_follows(stack_env, daemon
     # On a terminal the bar is redrawn as the runs finish, not printed once at the end.
     assert "0/2" in text and "2/2" in text and screen.count("\x1b[") > 10
     assert rows(text, "2026-01-05")[0][:5] == ["2026-01-05", "1", "20", "20", "0"]
-    assert rows(text, "2026-01-05")[0][-2:] == ["passed", "4/4"]
+    assert rows(text, "2026-01-05")[0][-2:] == ["passed", "5/5"]
     assert rows(text, "2026-01-06")[0][:5] == ["2026-01-06", "1", "30", "21", "9"]
     assert rows(text, "2026-01-06")[0][-2:] == ["FAILED:", "quarantine_rate"]
 

@@ -327,7 +327,7 @@ def test_a_check_run_downloads_each_silver_file_once(env, defs, instance, monkey
         "conservation", "quarantine_rate", "schema", "expectations", "volume"}  # fmt: skip
     parquet = {k: n for k, n in gets.items() if k.startswith("silver/")}
     assert len(parquet) == 3
-    # The replay writes them; the four checks of the partition then read each one once.
+    # The replay writes them; the checks of the partition then read each one once.
     assert set(parquet.values()) == {1}
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from elt_assets.definitions import defs as load_definitions
@@ -145,3 +146,19 @@ def test_the_volume_check_can_be_turned_off_for_an_expected_empty_dataset(regist
     allowed = volume_result(quiet, [], objects_day_before=3)
     assert allowed.passed
     assert "allowed: quality.expect_daily_data is false" in allowed.description
+
+
+def test_lineage_is_one_graph_from_bronze_to_the_report(repo):
+    graph = repo.asset_graph
+
+    def parents(key: str) -> set[str]:
+        return {
+            p.to_user_string() for p in graph.get(dg.AssetKey.from_user_string(key)).parent_keys
+        }
+
+    assert parents("ops/events_queue") == {f"bronze/{d}" for d in DATASETS}
+    assert parents("ops/dlq") == {"ops/events_queue"}
+    for d in DATASETS:
+        assert parents(f"silver/{d}") == {f"bronze/{d}", "ops/events_queue"}
+        assert parents(f"gold/{d}_daily") == {f"silver/{d}"}
+    assert parents("reports/daily") == {f"gold/{d}_daily" for d in DATASETS}

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from elt_assets.defs.daily.assets import daily_report
+from elt_assets.defs.daily.assets import build_report
 from elt_assets.defs.daily.jobs import build_quality_gate, build_report_job
 from elt_assets.defs.daily.schedules import build_schedule
 from elt_assets.defs.daily.sensors import build_report_sensors
@@ -14,7 +14,7 @@ def defs() -> dg.Definitions:
     registry = ContractRegistry.from_env()
     gate, report_job = build_quality_gate(registry), build_report_job()
     return dg.Definitions(
-        assets=[daily_report],
+        assets=[build_report(registry)],
         jobs=[gate, report_job],
         schedules=[build_schedule(gate)],
         sensors=build_report_sensors(gate, report_job),

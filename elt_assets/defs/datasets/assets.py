@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from elt_assets.defs.partitions import DAILY
+from elt_assets.defs.queues.assets import EVENTS_QUEUE
 from elt_assets.defs.resources import PipelineResource
 from elt_assets.lib.replay import iter_bronze_objects, replay_partition
 from elt_assets.lib.state import partition_manifests, partition_totals
@@ -70,7 +71,8 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=silver_key(name),
-        deps=[bronze],
+        # The transform Lambda reads the events queue; a replay reads bronze directly.
+        deps=[bronze, EVENTS_QUEUE],
         partitions_def=DAILY,
         group_name=name,
         kinds={"silver", "s3", "parquet"},

@@ -5,15 +5,25 @@ import dagster as dg
 EVENTS_QUEUE = dg.AssetKey(["ops", "events_queue"])
 DLQ = dg.AssetKey(["ops", "dlq"])
 
-events_queue = dg.AssetSpec(
-    EVENTS_QUEUE,
-    group_name="operations",
-    kinds={"sqs"},
-    description="The events queue between the ingest and transform Lambdas (observed, not materialized).",
-)
-dlq = dg.AssetSpec(
-    DLQ,
-    group_name="operations",
-    kinds={"sqs"},
-    description="The events queue's dead-letter queue; dlq_redrive moves its messages back.",
-)
+
+def build_queue_assets(bronze: list[dg.AssetKey]) -> list[dg.AssetSpec]:
+    """The events queue (fed by the ingest Lambda from `bronze`) and its DLQ."""
+    return [
+        dg.AssetSpec(
+            EVENTS_QUEUE,
+            group_name="operations",
+            kinds={"sqs"},
+            deps=bronze,
+            description=(
+                "The events queue between the ingest and transform Lambdas "
+                "(observed, not materialized)."
+            ),
+        ),
+        dg.AssetSpec(
+            DLQ,
+            group_name="operations",
+            kinds={"sqs"},
+            deps=[EVENTS_QUEUE],
+            description="The events queue's dead-letter queue; dlq_redrive moves its messages back.",
+        ),
+    ]
