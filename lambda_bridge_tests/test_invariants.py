@@ -745,7 +745,8 @@ def check_outputs(p: Pipeline, model: Model) -> None:
 
 def snapshot(p: Pipeline, model: Model) -> dict[str, Any]:
     """The silver bucket's contents, minus what legitimately differs between runs (processing
-    times, bucket names, version ids: a version is only `newest` or not, and the arrival day of
+    times, who wrote a manifest last (the transform or a replay: provenance, not data), bucket
+    names, version ids: a version is only `newest` or not, and the arrival day of
     an undated key, which is the day its version landed: the reference run may land after
     midnight UTC when the run it is compared with landed before)."""
     newest = {put.key: put.version for put in model.latest()}
@@ -779,6 +780,7 @@ def snapshot(p: Pipeline, model: Model) -> dict[str, Any]:
                 )
         elif key.startswith("_manifests/"):
             value = json.loads(body)
+            assert value.pop("writer") in ("transform", "replay")
             for volatile in ("processed_at", "duration_ms"):
                 del value[volatile]
             value["dt"] = day(value["dt"])
@@ -816,6 +818,10 @@ TWO_ROWS = Content(ONE_ROW.lines * 2, False, True, False)
 # newest-wins check; B puts version 2 and transforms it; A's writes (S3 call 3 on: get, head,
 # index, then puts) land on top. process_object now re-checks after writing.
 @example(ops=[("put", 0, ONE_ROW, False, True), ("overlap", 0, 3, TWO_ROWS)])
+# A replay writes last: its manifest says `replay`, a later run's says `transform`; same data.
+@example(
+    ops=[("put", 0, ONE_ROW, False, True), ("transform", tuple(range(10)), 1, False), ("replay",)]
+)
 def test_any_delivery_mix_drains_to_the_newest_versions_lines_each_once(aws, ops):
     check_delivery_mix(aws, ops)
 
