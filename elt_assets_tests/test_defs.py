@@ -162,3 +162,24 @@ def test_lineage_is_one_graph_from_bronze_to_the_report(repo):
         assert parents(f"silver/{d}") == {f"bronze/{d}", "ops/events_queue"}
         assert parents(f"gold/{d}_daily") == {f"silver/{d}"}
     assert parents("reports/daily") == {f"gold/{d}_daily" for d in DATASETS}
+
+
+def test_assets_show_owners_code_and_tables_in_the_ui(repo):
+    """What an asset page shows beside the graph: who owns it (the contract's `owners`), the
+    code that defines it, and the table it holds (silver: the contract's columns; gold: the
+    daily summary's)."""
+    graph = repo.asset_graph
+    for d in DATASETS:
+        team = "team:finance" if d in ("transactions", "invoice_lines") else "team:logistics"
+        for key in (f"bronze/{d}", f"silver/{d}", f"gold/{d}_daily"):
+            node = graph.get(dg.AssetKey.from_user_string(key))
+            assert node.owners == [team], key
+            (reference,) = node.metadata["dagster/code_references"].code_references
+            assert reference.file_path.endswith("elt_assets/defs/datasets/assets.py"), key
+        silver = graph.get(dg.AssetKey.from_user_string(f"silver/{d}"))
+        columns = [c.name for c in silver.metadata["dagster/column_schema"].columns]
+        assert columns[-4:] == ["_source_key", "_source_version", "_line", "_ingested_at"]
+        gold = graph.get(dg.AssetKey.from_user_string(f"gold/{d}_daily"))
+        assert "rows_quarantined" in [
+            c.name for c in gold.metadata["dagster/column_schema"].columns
+        ]

@@ -140,6 +140,7 @@ def test_a_malformed_contract_names_the_file_and_the_field(tmp_path, mutate, fie
         (lambda d: d.update(bronze_prefix=None), "bronze_prefix", "got `null`"),
         (lambda d: d["columns"][0].update(required="yes"), "columns[0].required", "got `str`"),
         (lambda d: d["columns"][3].pop("type"), "columns[3].type", "missing required field"),
+        (lambda d: d.update(owners=["logistics"]), "owners[0]", "team:<name>"),
     ],
 )
 def test_the_document_schema_names_the_file_the_field_and_the_problem(

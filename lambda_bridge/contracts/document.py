@@ -37,6 +37,8 @@ from lambda_bridge.validation import locate
 Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$")]
 # Starts with `bronze/` and ends with `/` (`\Z`: `$` would also pass a trailing newline).
 BronzePrefix = Annotated[str, msgspec.Meta(pattern=r"(?s)^bronze/(.*/)?\Z")]
+# Dagster's two kinds of owner: a person's e-mail address or `team:<name>`.
+Owner = Annotated[str, msgspec.Meta(pattern=r"^(team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)\Z")]
 
 
 class ColumnDoc(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,6 +86,7 @@ class ContractDoc(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     columns: Annotated[list[ColumnDoc], msgspec.Meta(min_length=1)]
     description: str | None = None
+    owners: tuple[Owner, ...] = ()
     # UNSET, not None, when absent: an explicit `null` is refused, not taken for the default.
     bronze_prefix: BronzePrefix | msgspec.UnsetType = msgspec.UNSET
     formats: Annotated[tuple[Format, ...], msgspec.Meta(min_length=1)] = ("jsonl", "json")
@@ -112,6 +115,7 @@ _DOCS: dict[str, type[msgspec.Struct]] = {
 _TAKES = {
     "name": "lower-case letters, digits and '_', starting with a letter",
     "bronze_prefix": "a prefix that starts with 'bronze/' and ends with '/'",
+    "owners": "e-mail addresses or team:<name> entries",
     "formats": f"one of {', '.join(FORMATS)}",
     "extra_fields": f"one of {', '.join(EXTRA_FIELD_POLICIES)}",
     "naive_timestamps": f"one of {', '.join(NAIVE_TIMESTAMP_POLICIES)}",
@@ -217,6 +221,7 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
         expect_daily_data=(spec.quality or QualityDoc()).expect_daily_data,
         checks=tuple(checks),
         description=spec.description or "",
+        owners=spec.owners,
         source_path=path,
         fingerprint=hashlib.sha256(canonical).hexdigest()[:12],
     )

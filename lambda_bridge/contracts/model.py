@@ -71,6 +71,7 @@ class Contract:
     expect_daily_data: bool = True
     checks: tuple[Check, ...] = ()
     description: str = ""
+    owners: tuple[str, ...] = ()  # shown as the assets' owners in Dagster
     source_path: str = ""
     fingerprint: str = ""
 

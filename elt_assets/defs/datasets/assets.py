@@ -42,14 +42,33 @@ def column_schema(contract: Contract) -> dg.TableSchema:
     )
 
 
+# The daily summary's one row, as gold/<dataset>_daily writes it.
+GOLD_SUMMARY_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("dataset", "string", description="The dataset's name."),
+        dg.TableColumn("dt", "date", description="The partition day."),
+        dg.TableColumn("objects", "int64", description="Bronze objects in silver that day."),
+        dg.TableColumn("lines_in", "int64", description="Records offered."),
+        dg.TableColumn("rows_out", "int64", description="Rows in silver."),
+        dg.TableColumn("rows_quarantined", "int64", description="Records quarantined."),
+        dg.TableColumn("bytes_in", "int64", description="Bronze bytes read."),
+        dg.TableColumn(
+            "quarantine_by_code", "map<string, int64>", description="Quarantined per reason."
+        ),
+    ]
+)
+
+
 def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
     name = contract.name
     columns = ", ".join(f"`{c.name} {c.type}`" for c in contract.columns)
+    owners = list(contract.owners)
 
     @dg.asset(
         key=bronze_key(name),
         partitions_def=DAILY,
         group_name=name,
+        owners=owners,
         kinds={"bronze", "s3", "json" if "csv" not in contract.formats else "csv"},
         description=(
             f"Raw {name} files under s3://$ELT_BRONZE_BUCKET/{contract.bronze_prefix} for one arrival "
@@ -75,6 +94,7 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
         deps=[bronze, EVENTS_QUEUE],
         partitions_def=DAILY,
         group_name=name,
+        owners=owners,
         kinds={"silver", "s3", "parquet"},
         metadata={"dagster/column_schema": column_schema(contract)},
         description=(
@@ -106,7 +126,9 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
         deps=[silver],
         partitions_def=DAILY,
         group_name=name,
+        owners=owners,
         kinds={"gold", "s3", "json"},
+        metadata={"dagster/column_schema": GOLD_SUMMARY_SCHEMA},
         description=(
             f"Daily summary of {name}: rows, quarantine by reason and bytes for the day, written to "
             f"`gold/{name}_daily/dt=<D>/summary.json`. Blocked when a silver check fails."
@@ -132,6 +154,7 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
                 "quarantine_rate": round(rate, 6),
                 "bytes_in": summary["bytes_in"],
                 "summary_key": dg.MetadataValue.path(f"s3://{pipeline.silver_bucket}/{key}"),
+                "dagster/row_count": 1,  # one summary row per day
             }
         )
 

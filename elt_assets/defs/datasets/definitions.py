@@ -15,7 +15,10 @@ def defs() -> dg.Definitions:
     registry = ContractRegistry.from_env()
     checks_job = build_checks_job(registry)
     return dg.Definitions(
-        assets=[asset for contract in registry for asset in build_assets(contract)],
+        # Each asset links to the function that defines it (the UI's "code" reference).
+        assets=dg.with_source_code_references(
+            [asset for contract in registry for asset in build_assets(contract)]
+        ),
         asset_checks=[check for contract in registry for check in build_checks(contract)],
         jobs=[checks_job],
         sensors=[build_landings_sensor(checks_job)],
