@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 LAMBDA_PYTHON ?= 3.12
 LAMBDA_ARCH   ?= x86_64
 
-.PHONY: install demo test test-fast lint format local clean build tf-check bench bench-quick
+.PHONY: install demo test test-fast lint format local clean build tf-check browser bench bench-quick
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,18 @@ install: $(STAMP)  ## create .venv with the pinned dependencies and the project
 demo: $(STAMP)  ## the whole pipeline on the embedded stack, with a printed summary
 	$(BIN)/elt demo
 
-test: $(STAMP) tf-check  ## every test, end to end ones included, and the Terraform checks (what CI runs)
+test: $(STAMP) tf-check browser  ## every test, end to end and browser ones included, and the Terraform checks (what CI runs)
 	$(BIN)/python -m pytest -q
+
+# The UI tests drive Debian's Chromium with Playwright (never a browser download).
+browser:  ## install Debian's chromium for the browser tests, if missing (as root)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "browser: installing Debian's chromium for the UI tests"; \
+	    (apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }) >/dev/null; \
+	  else \
+	    echo "browser: no chromium and no root to install it: the UI tests skip (CI=true fails them)"; \
+	  fi; }
 
 test-fast: $(STAMP)  ## the tests without the end-to-end ones
 	$(BIN)/python -m pytest -q -m "not e2e"

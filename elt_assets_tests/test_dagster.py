@@ -1,7 +1,9 @@
 """The Dagster control plane against a real moto server: assets, checks, sensors, jobs, schedule."""
 
+import base64
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import time
@@ -416,4 +418,7 @@ def test_quality_gate_and_report(env, defs, instance):
         dg.AssetKey(["reports", "daily"])
     ).asset_materialization.metadata
     assert "invoice_lines" in meta["report"].value
+    # The UI cannot fetch from the bucket: the chart travels inside the markdown, as a PNG.
+    (src,) = re.findall(r"!\[[^\]]*\]\(data:image/png;base64,([^)]+)\)", meta["report"].value)
+    assert base64.b64decode(src).startswith(b"\x89PNG")
     assert meta["rows_out"].value == 38

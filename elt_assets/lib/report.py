@@ -4,6 +4,7 @@ Rendered as markdown (shown in the Dagster UI as metadata, stored beside the cha
 chart, and as a JSON summary, all under `reports/<day>/` in the silver bucket.
 """
 
+import base64
 import datetime as dt
 import io
 import json
@@ -63,7 +64,7 @@ def render_markdown(
     datasets: list[DatasetDay],
     dlq_depth: int,
     queue_depth: int,
-    chart_name: str | None = None,
+    chart: str | None = None,
 ) -> str:
     """The report as markdown.
 
@@ -72,7 +73,8 @@ def render_markdown(
         datasets: One entry per dataset.
         dlq_depth: Messages in the dead-letter queue.
         queue_depth: Messages waiting in the events queue.
-        chart_name: File name of the chart beside the report, linked as an image if given.
+        chart: The chart's image source, if any: its file name beside the report (in S3), or
+            a `data:` URI (in the Dagster UI, which cannot reach the bucket).
     """
     failed = sum(d.checks_failed for d in datasets)
     status = "all checks passed" if not failed else f"**{failed} check(s) failed**"
@@ -132,7 +134,8 @@ def render_markdown(
         lines += ["| Outcome | Dataset | Check | Detail |", "| --- | --- | --- | --- |"]
         # Failures first: they are what the reader opens the report for.
         for dataset, check in sorted(checks, key=lambda dc: (bool(dc[1].get("passed")), dc[0])):
-            outcome = "✅ passed" if check.get("passed") else "❌ **failed**"
+            # Words, not emoji marks: the UI's font may have no emoji.
+            outcome = "passed" if check.get("passed") else "**FAILED**"
             lines.append(
                 f"| {outcome} | {_cell(dataset)} | {_cell(str(check.get('name', '')))}"
                 f" | {_cell(str(check.get('description', '')))} |"
@@ -152,8 +155,8 @@ def render_markdown(
             else ""
         ),
     ]
-    if chart_name:
-        lines += ["", f"![Rows out and quarantined per dataset]({chart_name})"]
+    if chart:
+        lines += ["", f"![Rows out and quarantined per dataset]({chart})"]
     return "\n".join(lines) + "\n"
 
 
@@ -243,6 +246,7 @@ def write_report(
     datasets: list[DatasetDay],
     dlq_depth: int,
     queue_depth: int,
+    chart: bytes | None = None,
 ) -> dict[str, str]:
     """Render the report and upload it under `reports/<day>/` in `bucket`.
 
@@ -253,6 +257,7 @@ def write_report(
         datasets: One entry per dataset.
         dlq_depth: Messages in the dead-letter queue.
         queue_depth: Messages waiting in the events queue.
+        chart: The chart PNG if the caller has rendered it already (`render_chart`).
 
     Returns:
         The keys written: `markdown`, `chart` and `summary`.
@@ -276,7 +281,7 @@ def write_report(
             render_markdown(day, datasets, dlq_depth, queue_depth, CHART_NAME).encode(),
             "text/markdown; charset=utf-8",
         ),
-        "chart": (render_chart(datasets), "image/png"),
+        "chart": (chart if chart is not None else render_chart(datasets), "image/png"),
         "summary": (
             json.dumps(summary(day, datasets, dlq_depth, queue_depth), indent=2).encode(),
             "application/json",
@@ -286,6 +291,11 @@ def write_report(
         body, content_type = bodies[name]
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
     return keys
+
+
+def data_uri(png: bytes) -> str:
+    """The PNG as a `data:` URI, for markdown shown where the bucket cannot be reached."""
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def _cell(text: str) -> str:

@@ -34,7 +34,13 @@ def build_report(registry: ContractRegistry) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         from elt_assets.defs.daily.outcomes import latest_check_outcomes
         from elt_assets.lib.queues import queue_depths
-        from elt_assets.lib.report import DatasetDay, render_markdown, write_report
+        from elt_assets.lib.report import (
+            DatasetDay,
+            data_uri,
+            render_chart,
+            render_markdown,
+            write_report,
+        )
         from elt_assets.lib.state import partition_manifests, partition_totals
 
         day = context.partition_key
@@ -55,8 +61,10 @@ def build_report(registry: ContractRegistry) -> dg.AssetsDefinition:
         sqs_client = sqs.get_client()
         dlq = queue_depths(sqs_client, sqs.dlq_url)["visible"]
         queue = sum(queue_depths(sqs_client, sqs.queue_url).values())
-        keys = write_report(client, pipeline.silver_bucket, day, datasets, dlq, queue)
-        markdown = render_markdown(day, datasets, dlq, queue, chart_name="quarantine.png")
+        chart = render_chart(datasets)
+        keys = write_report(client, pipeline.silver_bucket, day, datasets, dlq, queue, chart)
+        # The UI cannot fetch the chart from the bucket, so its markdown carries the image.
+        markdown = render_markdown(day, datasets, dlq, queue, chart=data_uri(chart))
         return dg.MaterializeResult(
             metadata={
                 "report": dg.MetadataValue.md(markdown),
