@@ -189,6 +189,46 @@ def test_a_failing_expectation_blocks_gold_and_says_why(env, defs, instance):
     assert instance.get_latest_materialization_event(gold_key("shipments")) is None
 
 
+def gate_from_its_job_page(defs, instance, dataset, day=DAY):
+    """What the UI's "Materialize all" on the quality_gate job page launches: the job's gold
+    assets, and the checks of those assets only (gold has none), not silver's."""
+    gate = defs.get_repository_def().get_job("quality_gate")
+    return gate.get_subset(
+        asset_selection={gold_key(dataset)}, asset_check_selection=set()
+    ).execute_in_process(partition_key=day, instance=instance, raise_on_error=False)
+
+
+def test_the_gate_launched_from_its_job_page_still_runs_silver_checks_before_gold(
+    env, defs, instance
+):
+    good = generate("shipments", count=30, seed=6).data
+    put(env, f"bronze/shipments/dt={DAY}/good.jsonl", good)
+    assert materialize(defs, instance, [silver_key("shipments")], checks=False).success
+
+    result = gate_from_its_job_page(defs, instance, "shipments")
+    assert result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == set(CHECK_NAMES)
+    assert all(e.passed and e.partition == DAY for e in evaluations.values())
+    assert all(e.asset_key == silver_key("shipments") for e in evaluations.values())
+    assert instance.get_latest_materialization_event(gold_key("shipments")) is not None
+
+    # A day whose silver fails a check: gold stays unmade, and the run says which check.
+    record = json.loads(good.splitlines()[0])
+    record["weight_kg"] = -1.0
+    put(env, "bronze/shipments/dt=2026-01-06/negative.jsonl", json.dumps(record).encode())
+    day = "2026-01-06"
+    assert materialize(defs, instance, [silver_key("shipments")], day=day, checks=False).success
+    blocked = gate_from_its_job_page(defs, instance, "shipments", day=day)
+    assert not blocked.success
+    (failure,) = [e for e in blocked.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith(f"silver/shipments dt={day} failed its checks, so gold is not made")
+    assert "expectations: expect_column_values_to_be_between on weight_kg" in message
+    gold_days = instance.get_materialized_partitions(gold_key("shipments"))
+    assert gold_days == {DAY}
+
+
 def test_an_empty_day_after_a_day_with_data_fails_the_volume_check(env, defs, instance):
     put(env, "bronze/invoice_lines/dt=2026-01-04/a.jsonl", generate("invoice_lines", count=5).data)
     materialize(defs, instance, [silver_key("invoice_lines")], day="2026-01-04", checks=False)

@@ -14,7 +14,12 @@ def build_quality_gate(registry: ContractRegistry) -> Any:
         "quality_gate",
         selection=dg.AssetSelection.assets(*[gold_key(c.name) for c in registry])
         | dg.AssetSelection.checks_for_assets(*[silver_key(c.name) for c in registry]),
-        description="Runs every silver check for a day, then the gold summaries the checks allow.",
+        description=(
+            "Runs every silver check for a day, then the gold summaries the checks allow. "
+            "Launched from this page (Materialize all), the UI sends only the gold assets: each "
+            "gold step then runs its dataset's silver checks itself, records them, and stops "
+            "if one fails."
+        ),
     )
 
 

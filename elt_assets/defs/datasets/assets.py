@@ -1,6 +1,7 @@
 """bronze/<dataset>, silver/<dataset> and gold/<dataset>_daily: one set per dataset contract."""
 
 import json
+from typing import Any
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
@@ -57,6 +58,50 @@ GOLD_SUMMARY_SCHEMA = dg.TableSchema(
         ),
     ]
 )
+
+
+def gate_silver(
+    context: dg.AssetExecutionContext,
+    contract: Contract,
+    pipeline: PipelineResource,
+    client: Any,
+    day: str,
+) -> None:
+    """Gold is made only from a partition whose silver checks pass.
+
+    In a run that holds the dataset's silver checks (the `quality_gate` schedule), their
+    blocking already does that. Dagster's UI launches a job or an asset without the checks of
+    assets it does not materialize (the job page's "Materialize all" sends only gold), so such
+    a run evaluates them here first, records them on silver's partition as the checks would,
+    and fails with what failed instead of making gold from data no check has passed.
+    """
+    from elt_assets.defs.datasets.checks import CHECK_NAMES, evaluate
+
+    key = silver_key(contract.name)
+    planned = context.job_def.asset_layer.asset_graph.asset_check_keys
+    if {dg.AssetCheckKey(key, name) for name in CHECK_NAMES} <= set(planned):
+        return
+    failed = []
+    for result in evaluate(contract, pipeline, client, day, set(CHECK_NAMES)):
+        context.log_event(
+            dg.AssetCheckEvaluation(
+                asset_key=key,
+                check_name=str(result.check_name),
+                passed=result.passed,
+                metadata=result.metadata,
+                description=result.description,
+                blocking=True,
+                partition=day,
+            )
+        )
+        if not result.passed:
+            failed.append(f"{result.check_name}: {result.description or 'failed'}")
+    if failed:
+        msg = (
+            f"silver/{contract.name} dt={day} failed its checks, so gold is not made: "
+            + "; ".join(failed)
+        )
+        raise dg.Failure(description=msg, allow_retries=False)
 
 
 def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
@@ -139,6 +184,7 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         client = s3.get_client()
         day = context.partition_key
+        gate_silver(context, contract, pipeline, client, day)
         manifests = partition_manifests(client, pipeline.silver_bucket, name, day)
         summary = {"dataset": name, "dt": day, **partition_totals(manifests)}
         key = gold_summary_key(f"{name}_daily", day)

@@ -187,6 +187,29 @@ def _objects_on(s3: Any, silver_bucket: str, dataset: str, day: str) -> int:
     return int(listed.get("KeyCount", 0))
 
 
+def evaluate(
+    contract: Contract, pipeline: PipelineResource, client: Any, day: str, selected: set[str]
+) -> Iterator[dg.AssetCheckResult]:
+    """The `selected` silver checks of one partition, reading its files once."""
+    manifests = partition_manifests(client, pipeline.silver_bucket, contract.name, day)
+    needs_files = selected & {"conservation", "schema", "expectations"}
+    files = read_silver_files(client, pipeline.silver_bucket, manifests) if needs_files else []
+    if "conservation" in selected:
+        bronze = list(iter_bronze_objects(client, pipeline.bronze_bucket, contract, day))
+        rows = {key: table.num_rows for key, table in files}
+        yield conservation_result(contract, manifests, bronze, rows, dt.datetime.now(dt.UTC))
+    if "quarantine_rate" in selected:
+        yield quarantine_rate_result(contract, manifests)
+    if "schema" in selected:
+        yield schema_result(contract, files)
+    if "expectations" in selected:
+        yield expectations_result(contract, files)
+    if "volume" in selected:
+        before = (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
+        objects_before = _objects_on(client, pipeline.silver_bucket, contract.name, before)
+        yield volume_result(contract, manifests, objects_before)
+
+
 def build_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
     """The blocking checks of `silver/<dataset>`, as one multi-asset check."""
     asset = silver_key(contract.name)
@@ -214,24 +237,7 @@ def build_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
     def silver_checks(
         context: dg.AssetCheckExecutionContext, pipeline: PipelineResource, s3: S3Resource
     ) -> Iterator[dg.AssetCheckResult]:
-        client, day = s3.get_client(), context.partition_key
         selected = {key.name for key in context.selected_asset_check_keys}
-        manifests = partition_manifests(client, pipeline.silver_bucket, contract.name, day)
-        needs_files = selected & {"conservation", "schema", "expectations"}
-        files = read_silver_files(client, pipeline.silver_bucket, manifests) if needs_files else []
-        if "conservation" in selected:
-            bronze = list(iter_bronze_objects(client, pipeline.bronze_bucket, contract, day))
-            rows = {key: table.num_rows for key, table in files}
-            yield conservation_result(contract, manifests, bronze, rows, dt.datetime.now(dt.UTC))
-        if "quarantine_rate" in selected:
-            yield quarantine_rate_result(contract, manifests)
-        if "schema" in selected:
-            yield schema_result(contract, files)
-        if "expectations" in selected:
-            yield expectations_result(contract, files)
-        if "volume" in selected:
-            before = (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
-            objects_before = _objects_on(client, pipeline.silver_bucket, contract.name, before)
-            yield volume_result(contract, manifests, objects_before)
+        yield from evaluate(contract, pipeline, s3.get_client(), context.partition_key, selected)
 
     return [silver_checks]
