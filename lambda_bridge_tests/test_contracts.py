@@ -14,8 +14,13 @@ SHIPMENTS_CONTRACT = Path(__file__).parents[1] / "elt_assets" / "contracts" / "s
 
 
 def test_the_example_datasets_ship(registry):
-    assert registry.names == ["invoice_lines", "shipments", "tracking_events", "transactions"]
+    assert registry.names == [
+        "fx_rates", "invoice_lines", "merchants", "shipments", "tracking_events", "transactions",
+    ]  # fmt: skip
     assert registry["transactions"].formats == ("csv",)
+    assert [c.name for c in registry if c.kind == "reference"] == ["fx_rates", "merchants"]
+    assert registry["shipments"].kind == "dataset"
+    assert registry["shipments"].order_by == ("_ingested_at",)
 
 
 def test_silver_schema_is_the_contract_then_lineage(registry):
@@ -104,6 +109,10 @@ def _base() -> dict:
         (lambda d: d["quality"].update(expect_daily_data="no"), "quality.expect_daily_data"),
         (lambda d: d["columns"][0].update(required=True, nullable=True), "columns[0].nullable"),
         (lambda d: d.update(name="other"), "name"),
+        (lambda d: d.update(kind="lookup"), "kind"),
+        (lambda d: d.update(order_by="updated_at"), "order_by"),
+        (lambda d: d.update(order_by=["event_time", "_source_key"]), "order_by"),
+        (lambda d: d.update(order_by=[]), "order_by"),
     ],
 )
 def test_a_malformed_contract_names_the_file_and_the_field(tmp_path, mutate, field):
@@ -141,6 +150,10 @@ def test_a_malformed_contract_names_the_file_and_the_field(tmp_path, mutate, fie
         (lambda d: d["columns"][0].update(required="yes"), "columns[0].required", "got `str`"),
         (lambda d: d["columns"][3].pop("type"), "columns[3].type", "missing required field"),
         (lambda d: d.update(owners=["logistics"]), "owners[0]", "team:<name>"),
+        (lambda d: d.update(kind="lookup"), "kind", "one of dataset, reference"),
+        (lambda d: d.update(order_by="updated_at"), "order_by", "'updated_at' is not a declared"),
+        (lambda d: d.update(order_by=3), "order_by", "a column name or a list of them"),
+        (lambda d: d.update(order_by=["_line", "_line"]), "order_by", "names a column twice"),
     ],
 )
 def test_the_document_schema_names_the_file_the_field_and_the_problem(
@@ -180,6 +193,32 @@ def test_the_registry_loads_from_the_environment(tmp_path, monkeypatch):
     assert ContractRegistry.from_env().names == ["shipments"]
     monkeypatch.delenv("ELT_CONTRACTS_DIR")
     assert "transactions" in ContractRegistry.from_env()
+
+
+@pytest.mark.parametrize(
+    ("order_by", "expected"),
+    [
+        ("event_time", ("event_time",)),
+        (["event_time", "_line"], ("event_time", "_line")),
+        ("_ingested_at", ("_ingested_at",)),
+    ],
+)
+def test_order_by_takes_declared_columns_and_lineage(tmp_path, order_by, expected):
+    doc = _base()
+    doc.update(order_by=order_by, kind="reference")
+    contract = load_contract(_write(tmp_path, doc))
+    assert (contract.order_by, contract.kind) == (expected, "reference")
+
+
+def test_reference_contracts_join_to_what_transactions_carry(registry):
+    transactions = registry["transactions"]
+    fx, merchants = registry["fx_rates"], registry["merchants"]
+    assert fx.primary_key == ("rate_date", "currency")
+    assert merchants.primary_key == ("merchant",)
+    for column in ("currency", "merchant"):
+        assert column in transactions.column_names
+    assert fx.silver_schema.field("usd_per_unit").type == pa.decimal128(18, 8)
+    assert merchants.owners == fx.owners == ("team:finance",)
 
 
 def test_invalid_yaml_is_refused_with_the_file_name(tmp_path):

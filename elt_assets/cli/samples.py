@@ -48,6 +48,18 @@ MERCHANTS = [
     "Café Transit",
 ]
 CATEGORIES = ["freight", "fuel", "storage", "customs", "fees"]
+# The reference data behind the transactions: every merchant they name, with its category and
+# country, and a USD rate for every currency a transaction or an invoice line is in.
+MERCHANT_DETAILS = {
+    "Acme Freight": ("freight", "US"),
+    "Blue Dock Storage": ("storage", "NL"),
+    "Harbor Fuel": ("fuel", "US"),
+    "Customs Broker LLC": ("customs", "GB"),
+    "Pallet & Co": ("fees", "DE"),
+    "Café Transit": ("freight", "FR"),
+}
+USD_PER_UNIT = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27, "CNY": 0.138}
+FX_CURRENCIES = tuple(USD_PER_UNIT)
 COORDS = {"SZX": (22.64, 113.81), "PVG": (31.14, 121.81), "HKG": (22.31, 113.91), "LAX": (33.94, -118.41),
           "SEA": (47.45, -122.31), "JFK": (40.64, -73.78), "ORD": (41.98, -87.90), "FRA": (50.04, 8.56),
           "AMS": (52.31, 4.76), "LHR": (51.47, -0.45), "NRT": (35.77, 140.39), "SIN": (1.36, 103.99),
@@ -74,7 +86,14 @@ EXPECTED_CODE = {
     "encoding": "encoding",
     "column_count": "column_count",
 }
-DATASETS = ("shipments", "tracking_events", "invoice_lines", "transactions")
+DATASETS = (
+    "shipments",
+    "tracking_events",
+    "invoice_lines",
+    "transactions",
+    "fx_rates",
+    "merchants",
+)
 
 
 @dataclass
@@ -174,11 +193,44 @@ def _transaction(rng: random.Random, day: dt.date, i: int) -> dict[str, Any]:
     }
 
 
+def _fx_rate(rng: random.Random, day: dt.date, i: int) -> dict[str, Any]:
+    """Record i: currency i mod n on day `day` minus i div n, so n*k records cover k days up to
+    `day` (inclusive) for every currency; USD is exactly 1."""
+    currency = FX_CURRENCIES[i % len(FX_CURRENCIES)]
+    rate = USD_PER_UNIT[currency]
+    if currency != "USD":
+        rate *= 1 + rng.uniform(-0.02, 0.02)
+    return {
+        "rate_date": (day - dt.timedelta(days=i // len(FX_CURRENCIES))).isoformat(),
+        "currency": currency,
+        # A string, not a JSON number: eight decimals must reach the decimal column exactly.
+        "usd_per_unit": f"{rate:.8f}",
+    }
+
+
+def _merchant(rng: random.Random, day: dt.date, i: int) -> dict[str, Any]:
+    """Record i: merchant i mod n. Past n records the same merchants repeat unchanged (a full
+    re-send of the master data), so any count covers every merchant transactions name once
+    count >= n."""
+    name = MERCHANTS[i % len(MERCHANTS)]
+    category, country = MERCHANT_DETAILS[name]
+    return {
+        "merchant": name,
+        "category": category,
+        "country": country,
+        "onboarded_on": (
+            dt.date(2024, 1, 1) + dt.timedelta(days=7 * (i % len(MERCHANTS)))
+        ).isoformat(),
+    }
+
+
 GENERATORS: dict[str, Callable[[random.Random, dt.date, int], dict[str, Any]]] = {
     "shipments": _shipment,
     "tracking_events": _tracking,
     "invoice_lines": _invoice_line,
     "transactions": _transaction,
+    "fx_rates": _fx_rate,
+    "merchants": _merchant,
 }
 # For each dataset: a required field to drop, a string field to make a number, the timestamp.
 _FIELDS = {
@@ -186,6 +238,8 @@ _FIELDS = {
     "tracking_events": ("event_id", "status", "event_time"),
     "invoice_lines": ("invoice_id", "charge_type", "invoice_date"),
     "transactions": ("transaction_id", "currency", "booked_at"),
+    "fx_rates": ("currency", "currency", "rate_date"),
+    "merchants": ("merchant", "category", "onboarded_on"),
 }
 
 

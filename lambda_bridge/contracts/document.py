@@ -15,15 +15,19 @@ import pyarrow as pa
 import yaml
 
 from lambda_bridge.contracts.model import (
+    DATASET_KINDS,
     DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_ORDER_BY,
     EPOCH_UNITS,
     EXTRA_FIELD_POLICIES,
     FORMATS,
     NAIVE_TIMESTAMP_POLICIES,
+    ORDERABLE_LINEAGE,
     PARTITION_RULES,
     Check,
     Column,
     Contract,
+    DatasetKind,
     EpochUnit,
     ExtraFieldPolicy,
     Format,
@@ -91,6 +95,8 @@ class ContractDoc(msgspec.Struct, forbid_unknown_fields=True):
     bronze_prefix: BronzePrefix | msgspec.UnsetType = msgspec.UNSET
     formats: Annotated[tuple[Format, ...], msgspec.Meta(min_length=1)] = ("jsonl", "json")
     primary_key: str | tuple[str, ...] = ()
+    kind: DatasetKind = "dataset"
+    order_by: str | Annotated[tuple[str, ...], msgspec.Meta(min_length=1)] = DEFAULT_ORDER_BY
     partition: PartitionRule | PartitionDoc = "arrival_date"
     extra_fields: ExtraFieldPolicy = "drop"
     naive_timestamps: NaiveTimestampPolicy = "utc"
@@ -122,6 +128,8 @@ _TAKES = {
     "partition": f"one of {', '.join(PARTITION_RULES)}, or {{by: <one of them>}}",
     "by": f"one of {', '.join(PARTITION_RULES)}",
     "epoch_unit": f"one of {', '.join(EPOCH_UNITS)}",
+    "kind": f"one of {', '.join(DATASET_KINDS)}",
+    "order_by": "a column name or a list of them (declared columns, _ingested_at or _line)",
 }
 
 
@@ -194,6 +202,17 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
     if any(k not in names for k in primary_key):
         raise _fail(path, "primary_key", f"must list declared columns, got {list(primary_key)!r}")
 
+    order_by = (spec.order_by,) if isinstance(spec.order_by, str) else spec.order_by
+    unknown = [c for c in order_by if c not in names and c not in ORDERABLE_LINEAGE]
+    if unknown:
+        problem = (
+            f"{unknown[0]!r} is not a declared column "
+            f"(order by declared columns, {' or '.join(ORDERABLE_LINEAGE)})"
+        )
+        raise _fail(path, "order_by", problem)
+    if len(set(order_by)) != len(order_by):
+        raise _fail(path, "order_by", f"names a column twice: {list(order_by)!r}")
+
     checks: list[Check] = []
     for i, raw_check in enumerate(spec.checks or []):
         kwargs = raw_check.kwargs or {}
@@ -222,6 +241,8 @@ def contract_from_dict(doc: Any, path: str = "<contract>") -> Contract:
         checks=tuple(checks),
         description=spec.description or "",
         owners=spec.owners,
+        kind=spec.kind,
+        order_by=order_by,
         source_path=path,
         fingerprint=hashlib.sha256(canonical).hexdigest()[:12],
     )

@@ -12,13 +12,20 @@ ExtraFieldPolicy = Literal["drop", "keep", "reject"]
 NaiveTimestampPolicy = Literal["utc", "reject"]
 PartitionRule = Literal["arrival_date"]
 EpochUnit = Literal["s", "ms", "us"]
+# A reference dataset (FX rates, merchant categories) is loaded like any other, but gold models
+# read it whole (`ref.<name>`) instead of one day of it, and it gets no `<name>_current` model.
+DatasetKind = Literal["dataset", "reference"]
 
 FORMATS: tuple[Format, ...] = get_args(Format)
 EXTRA_FIELD_POLICIES: tuple[ExtraFieldPolicy, ...] = get_args(ExtraFieldPolicy)
 NAIVE_TIMESTAMP_POLICIES: tuple[NaiveTimestampPolicy, ...] = get_args(NaiveTimestampPolicy)
 PARTITION_RULES: tuple[PartitionRule, ...] = get_args(PartitionRule)
+DATASET_KINDS: tuple[DatasetKind, ...] = get_args(DatasetKind)
 EPOCH_UNITS: dict[EpochUnit, int] = {"s": 1_000_000, "ms": 1_000, "us": 1}  # microseconds per unit
 DEFAULT_MAX_LINE_BYTES = 4 << 20
+DEFAULT_ORDER_BY = ("_ingested_at",)
+# The lineage columns `order_by` may name besides the declared ones.
+ORDERABLE_LINEAGE = ("_ingested_at", "_line")
 
 
 EXTRA_FIELD = pa.field("_extra", pa.string())
@@ -72,6 +79,9 @@ class Contract:
     checks: tuple[Check, ...] = ()
     description: str = ""
     owners: tuple[str, ...] = ()  # shown as the assets' owners in Dagster
+    kind: DatasetKind = "dataset"
+    # What "newest" means for a primary key: the last row by these columns (then by lineage).
+    order_by: tuple[str, ...] = DEFAULT_ORDER_BY
     source_path: str = ""
     fingerprint: str = ""
 
