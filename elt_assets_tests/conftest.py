@@ -1,4 +1,8 @@
 import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +51,38 @@ def runner(stack):
     r = LambdaRunner(stack, visibility_timeout=1, ingest_retry_delay=1)
     yield r
     r.stop()
+
+
+_databases = (f"elt_test_{i}" for i in itertools.count())
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One real PostgreSQL server for the session (the installed initdb/pg_ctl), in a temp dir
+    the server's own user can reach (as root it runs as `postgres`, which cannot enter the
+    0700 /tmp/pytest-of-root)."""
+    from elt_assets.cli.local.postgres import LocalPostgres, find_pg_bin
+
+    if find_pg_bin() is None:
+        message = "PostgreSQL is not installed (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    root = Path(tempfile.mkdtemp(prefix="elt-pg-test-"))
+    root.chmod(0o711)
+    try:
+        with LocalPostgres.start(root / "cluster") as server:
+            yield server
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def warehouse_url(pg_server):
+    """A fresh, empty database on the session's server: tests never see each other's tables."""
+    import psycopg
+
+    name = next(_databases)
+    with psycopg.connect(pg_server.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_server.url.rsplit("/", 1)[0] + f"/{name}"

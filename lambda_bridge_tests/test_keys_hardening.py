@@ -103,7 +103,9 @@ _ALLOWED_FILE_WRITES = {
     # after the contract (and so the name, [a-z][a-z0-9_]*) validated
     ("elt_assets/cli/scaffold.py", "mkdir"),
     ("elt_assets/cli/scaffold.py", "write_text"),
-    ("elt_assets/cli/local/stack.py", "mkdir"),  # .elt/local.env's folder
+    ("elt_assets/cli/local/stack.py", "mkdir"),  # .elt/local.env's folder, the pg fallback
+    # the local warehouse's data directory (.elt/pg or a test's temp dir); postgresql.conf in it
+    ("elt_assets/cli/local/postgres.py", "mkdir"),
     ("elt_assets/cli/local/stack.py", "write_text"),  # .elt/local.env
 }
 _FILE_CALLS = {
