@@ -79,6 +79,12 @@ ESM_ACTIONS = {
     "sqs:ChangeMessageVisibility",
 }
 SCENARIOS = ["defaults", "dev.tfvars"]
+# DESIGN §10: what the Dagster side reads to reach the warehouse on AWS (the password itself only
+# from the secret). Set by the deployment, so each is an output of envs/dev.
+WAREHOUSE_ENV_VARS = {"ELT_WAREHOUSE_URL", "ELT_WAREHOUSE_SECRET_ARN"}
+# Where the Dagster side reads its environment (the CLI's local stack sets its own).
+DAGSTER_SOURCES = [ROOT / "elt_assets" / "lib", ROOT / "elt_assets" / "defs"]
+POSTGRES_PORT = 5432
 
 
 # --- reading HCL ------------------------------------------------------------------------------
@@ -457,6 +463,7 @@ def test_each_env_var_the_handler_requires_is_set_with_the_output_value(function
 def test_outputs_are_the_design_environment():
     outputs = blocks(DEV, "output")
     expected = {n for n in config.ALL_ENV_VARS if n != config.ENV_CONTRACTS_DIR} | {"AWS_REGION"}
+    expected |= WAREHOUSE_ENV_VARS
     upper = {n for n in outputs if n.isupper()}
     assert upper == expected, f"upper-case outputs {sorted(upper)} != {sorted(expected)}"
     for name in ("athena_workgroup", "glue_database", "dagster_policy_arn"):
@@ -812,3 +819,263 @@ def test_checkov_skips_carry_a_reason():
             if not match:
                 problems.append(f"{path.relative_to(TERRAFORM)}:{number}: {line.strip()}")
     assert not problems, "skips need `#checkov:skip=CKV_..:<reason>`:\n" + "\n".join(problems)
+
+
+# --- the warehouse (DESIGN §10) ---------------------------------------------------------------
+
+
+def warehouse_env_vars_read_by_dagster() -> set[str]:
+    """The `ELT_WAREHOUSE_*` names the Dagster side (elt_assets/lib, elt_assets/defs) reads."""
+    found: set[str] = set()
+    for folder in DAGSTER_SOURCES:
+        for path in sorted(folder.rglob("*.py")):
+            found |= set(re.findall(r"[\"'](ELT_WAREHOUSE_[A-Z_]+)[\"']", path.read_text("utf-8")))
+    return found
+
+
+def warehouse_instance() -> dict[str, Any]:
+    return resources(module_dir("warehouse"))["aws_db_instance.this"]
+
+
+def test_the_warehouse_env_vars_the_dagster_side_reads_are_outputs():
+    outputs = blocks(DEV, "output")
+    read = warehouse_env_vars_read_by_dagster()
+    missing = (WAREHOUSE_ENV_VARS | read) - set(outputs)
+    assert not missing, f"envs/dev outputs lack {sorted(missing)} (DESIGN §10 / elt_assets reads)"
+    # Once the Dagster side reads the warehouse from the environment, it uses DESIGN's names.
+    if read:
+        assert read >= WAREHOUSE_ENV_VARS, f"elt_assets reads {sorted(read)}"
+    module_outputs = blocks(module_dir("warehouse"), "output")
+    secret = outputs["ELT_WAREHOUSE_SECRET_ARN"]["value"]
+    assert secret == "${one(module.warehouse[*].master_secret_arn)}", secret
+    assert module_outputs["master_secret_arn"]["value"] == (
+        "${aws_db_instance.this.master_user_secret[0].secret_arn}"
+    )
+    # The Dagster policy reads the very secret that is exported.
+    assert module_call("dagster_iam")["warehouse_secret_arn"] == secret
+
+
+def test_the_warehouse_url_carries_no_password_and_takes_it_from_the_secret():
+    from elt_assets.lib.warehouse import warehouse_url
+
+    value = blocks(DEV, "output")["ELT_WAREHOUSE_URL"]["value"]
+    template = re.fullmatch(r"\$\{one\(\[for w in module\.warehouse : \"(.*)\"\]\)\}", value)
+    assert template, value
+    pieces = re.findall(r"\$\{w\.([a-z_]+)\}", template.group(1))
+    module_outputs = blocks(module_dir("warehouse"), "output")
+    assert set(pieces) <= set(module_outputs), pieces
+    assert "password" not in value.lower()
+    # What Terraform exports, filled in, is a URL the Dagster side completes from the secret.
+    fake = {
+        "master_username": "elt_admin",
+        "endpoint": "db.example.internal",
+        "port": "5432",
+        "db_name": "warehouse",
+    }
+    url = re.sub(r"\$\{w\.([a-z_]+)\}", lambda m: fake[m.group(1)], template.group(1))
+    assert url.startswith("postgresql://elt_admin@db.example.internal:5432/warehouse"), url
+
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-x"
+
+    class Secrets:
+        def get_secret_value(self, SecretId):
+            assert SecretId == arn
+            return {"SecretString": '{"username": "elt_admin", "password": "p@ss"}'}
+
+    environ = {"ELT_WAREHOUSE_URL": url, "ELT_WAREHOUSE_SECRET_ARN": arn}
+    full = warehouse_url(environ, Secrets())
+    assert full.startswith("postgresql://elt_admin:p%40ss@db.example.internal:5432/warehouse"), full
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_warehouse_is_encrypted_private_protected_and_backed_up(scenario):
+    call = module_call("warehouse")
+    assert call["count"] == "${var.warehouse_enabled ? 1 : 0}"
+    assert call["kms_key_arn"] == "${module.kms.key_arn}"
+    scope = module_scope("warehouse", scenario)
+    db = warehouse_instance()
+    assert db["engine"] == "postgres"
+    # Encrypted at rest, and every other copy of its data, with the project's key.
+    assert db["storage_encrypted"] is True
+    for attribute in (
+        "kms_key_id",
+        "master_user_secret_kms_key_id",
+        "performance_insights_kms_key_id",
+    ):
+        assert db[attribute] == "${var.kms_key_arn}", attribute
+    # RDS generates the password into Secrets Manager: none in state, tfvars or outputs.
+    assert db["manage_master_user_password"] is True
+    assert not {"password", "password_wo"} & set(db), "a master password is set in Terraform"
+    assert db["publicly_accessible"] is False
+    assert db["iam_database_authentication_enabled"] is True
+    assert db["performance_insights_enabled"] is True
+    assert db["auto_minor_version_upgrade"] is True
+    assert db["copy_tags_to_snapshot"] is True
+    assert "postgresql" in scope.resolve(db["enabled_cloudwatch_logs_exports"])
+    # Deletion protection is a variable, on unless an environment turns it off.
+    assert db["deletion_protection"] == "${var.deletion_protection}"
+    assert variable_values(module_dir("warehouse"))["deletion_protection"] is True
+    assert scope.variables["deletion_protection"] is True, scenario
+    assert db["skip_final_snapshot"] == "${var.skip_final_snapshot}"
+    assert scope.variables["skip_final_snapshot"] is False, scenario
+    assert "${var.identifier}-final" in db["final_snapshot_identifier"]
+    retention = scope.resolve(db["backup_retention_period"])
+    assert isinstance(retention, int) and retention >= 1, retention
+    validation = one(
+        blocks(module_dir("warehouse"), "variable")["backup_retention_days"]["validation"]
+    )
+    assert "var.backup_retention_days >= 1" in validation["condition"]
+    # TLS only: the parameter group forces it.
+    group = resources(module_dir("warehouse"))["aws_db_parameter_group.this"]
+    assert db["parameter_group_name"] == "${aws_db_parameter_group.this.name}"
+    assert {p["name"]: p["value"] for p in group["parameter"]}["rds.force_ssl"] == "1"
+
+
+def test_warehouse_accepts_postgres_only_from_the_dagster_security_group():
+    found = resources(module_dir("warehouse"))
+    db = warehouse_instance()
+    scope = module_scope("warehouse", "defaults")
+    assert scope.resolve(db["port"]) == POSTGRES_PORT
+    assert db["vpc_security_group_ids"] == ["${aws_security_group.this.id}"]
+    assert db["db_subnet_group_name"] == "${aws_db_subnet_group.this.name}"
+    assert found["aws_db_subnet_group.this"]["subnet_ids"] == "${var.subnet_ids}"
+    group = found["aws_security_group.this"]
+    assert "ingress" not in group and "egress" not in group, "rules belong in their own resources"
+    rules = {
+        name: body
+        for name, body in found.items()
+        if name.startswith(("aws_vpc_security_group_ingress_rule.", "aws_security_group_rule."))
+    }
+    assert list(rules) == ["aws_vpc_security_group_ingress_rule.this"], sorted(rules)
+    rule = rules["aws_vpc_security_group_ingress_rule.this"]
+    assert rule["security_group_id"] == "${aws_security_group.this.id}"
+    assert rule["referenced_security_group_id"] == "${var.client_security_group_id}"
+    assert rule["ip_protocol"] == "tcp"
+    assert scope.resolve(rule["from_port"]) == scope.resolve(rule["to_port"]) == POSTGRES_PORT
+    assert not {"cidr_ipv4", "cidr_ipv6", "prefix_list_id"} & set(rule), rule
+    assert not any(n.startswith("aws_vpc_security_group_egress_rule.") for n in found)
+    call = module_call("warehouse")
+    assert call["client_security_group_id"] == "${var.warehouse_client_security_group_id}"
+    assert call["subnet_ids"] == "${var.warehouse_subnet_ids}"
+    # No made-up network ids: dev supplies none until real ones are set.
+    values = variable_values(DEV, DEV / "dev.tfvars")
+    assert values["warehouse_subnet_ids"] == [] and values["warehouse_vpc_id"] is None
+    assert values["warehouse_client_security_group_id"] is None
+
+
+def test_dagster_reads_exactly_the_warehouse_secret():
+    document = resources(MODULES / "dagster_iam", "data")["aws_iam_policy_document.this"]
+    conditional = [one(d["statement"]) for d in document.get("dynamic", [])]
+    statements = [*document["statement"], *(c for d in conditional for c in d["content"])]
+    secret_statements = [
+        s for s in statements if any(a.startswith("secretsmanager:") for a in s["actions"])
+    ]
+    assert len(secret_statements) == 1, secret_statements
+    (secret,) = secret_statements
+    assert secret["actions"] == ["secretsmanager:GetSecretValue"]
+    assert secret["resources"] == ["${statement.value}"]
+    for_each = next(d["for_each"] for d in conditional if secret in d["content"])
+    assert for_each == "${var.warehouse_secret_arn == null ? [] : [var.warehouse_secret_arn]}"
+    # Decrypting the secret: only through Secrets Manager, only for this secret.
+    via = [
+        s
+        for s in statements
+        if any(c["variable"] == "kms:ViaService" for c in s.get("condition", []))
+    ]
+    assert len(via) == 1, via
+    (decrypt,) = via
+    assert decrypt["actions"] == ["kms:Decrypt"]
+    assert decrypt["resources"] == ["${var.kms_key_arn}"]
+    conditions = {c["variable"]: (c["test"], c["values"]) for c in decrypt["condition"]}
+    assert conditions["kms:ViaService"] == (
+        "StringEquals",
+        ["secretsmanager.${data.aws_region.current.name}.amazonaws.com"],
+    )
+    assert conditions["kms:EncryptionContext:SecretARN"] == ("StringEquals", ["${statement.value}"])
+    # Nowhere else in the Terraform does anything read secrets.
+    elsewhere = [
+        where
+        for where, s in iam_statements()
+        if s is not secret and any(a.startswith("secretsmanager:") for a in s["actions"])
+    ]
+    assert not elsewhere, elsewhere
+
+
+def test_the_key_policy_lets_logs_encrypt_the_warehouse_log_groups():
+    prefixes = module_call("kms")["log_group_prefixes"]
+    assert "/aws/rds/instance/${local.warehouse_identifier}/" in prefixes, prefixes
+    assert module_call("warehouse")["identifier"] == "${local.warehouse_identifier}"
+    groups = resources(module_dir("warehouse"))["aws_cloudwatch_log_group.this"]
+    assert groups["name"] == "/aws/rds/instance/${var.identifier}/${each.key}"
+    assert groups["kms_key_id"] == "${var.kms_key_arn}"
+    db = warehouse_instance()
+    assert "${aws_cloudwatch_log_group.this}" in db["depends_on"]
+
+
+# --- gold tables (DESIGN §9) ------------------------------------------------------------------
+
+
+def test_gold_tables_are_the_models_with_their_output_schemas():
+    from elt_assets.lib.models import load_models, output_schema
+
+    registry = ContractRegistry.load()
+    models = load_models(registry=registry)
+    declared = {
+        name: [(c["name"], c["type"]) for c in columns]
+        for name, columns in variable_values(DEV)["gold_tables"].items()
+    }
+    sql_models = {m.name: m for m in models if m.kind == "sql"}
+    assert set(declared) == set(sql_models), (
+        f"gold_tables {sorted(declared)} != SQL models {sorted(sql_models)}"
+    )
+    for name, model in sql_models.items():
+        schema = output_schema(model, registry, models)
+        assert declared[name] == [(f.name, hive_type(f.type)) for f in schema], name
+    # The `<dataset>_current` tables come from the contracts: silver's columns, lineage included.
+    mapping = hcl_type_mapping(blocks(DEV, "locals")["glue_datasets"])
+    lineage = [
+        (c["name"], c["type"]) for c in blocks(MODULES / "catalog", "locals")["lineage_columns"]
+    ]
+    current = {m.name: m for m in models if m.kind == "current"}
+    rule = blocks(DEV, "locals")["current_datasets"]
+    assert 'try(c.kind, "dataset") == "dataset"' in rule and "c.primary_key" in rule, rule
+    by_rule = {
+        c.name for c in registry if c.kind == "dataset" and c.primary_key
+    }  # what the HCL rule above selects
+    assert {f"{d}_current" for d in by_rule} == set(current), sorted(current)
+    gold_local = blocks(MODULES / "catalog", "locals")["gold_tables"]
+    assert '"${name}_current" => concat(var.datasets[name], local.lineage_columns)' in gold_local, (
+        gold_local
+    )
+    for name, model in current.items():
+        contract = registry[model.dataset or ""]
+        columns = [(c.name, mapping(c.type)) for c in contract.columns]
+        if contract.extra_fields == "keep":
+            columns.append((EXTRA_FIELD.name, "string"))
+        schema = output_schema(model, registry, models)
+        assert columns + lineage == [(f.name, hive_type(f.type)) for f in schema], name
+    assert module_call("catalog")["current_datasets"] == "${local.current_datasets}"
+    assert module_call("catalog")["gold_tables"] == "${var.gold_tables}"
+
+
+def test_gold_tables_read_the_models_parquet_by_day():
+    from elt_assets.lib.models import gold_model_key
+
+    table = resources(MODULES / "catalog")["aws_glue_catalog_table.gold"]
+    assert table["for_each"] == "${local.gold_tables}"
+    assert table["database_name"] == "${aws_glue_catalog_database.gold.name}"
+    prefix = gold_model_key("NAME", "DAY").split("/dt=")[0].replace("NAME", "${each.key}")
+    storage = one(table["storage_descriptor"])
+    assert storage["location"] == "s3://${var.silver_bucket}/" + prefix + "/"
+    parameters = table["parameters"]
+    assert parameters["storage.location.template"] == (
+        "s3://${var.silver_bucket}/" + prefix + "/dt=$${dt}/"
+    )
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["projection.dt.type"] == "date"
+    assert parameters["projection.dt.format"] == "yyyy-MM-dd"
+    assert [k["name"] for k in table["partition_keys"]] == ["dt"]
+    assert one(storage["ser_de_info"])["serialization_library"].endswith("ParquetHiveSerDe")
+    # dt is the partition key, read from the path: a column of that name would clash.
+    for name, columns in variable_values(DEV)["gold_tables"].items():
+        assert "dt" not in [c["name"] for c in columns], name

@@ -21,6 +21,15 @@ transform_max_concurrency         = 5
 
 alarm_email_addresses = []
 
+# The warehouse needs a VPC this repository does not manage. Until the ids below are set to real
+# ones, plan stops at the warehouse module's input validation; set warehouse_enabled = false to
+# plan the rest without it.
+warehouse_enabled = true
+# warehouse_vpc_id                   = "vpc-..."
+# warehouse_subnet_ids               = ["subnet-...", "subnet-..."]
+# warehouse_client_security_group_id = "sg-..." # the Dagster tasks' security group
+warehouse_multi_az = false # dev: one AZ; production keeps the default (true)
+
 tags = {
   Owner = "data-platform"
 }

@@ -34,6 +34,11 @@ locals {
       }
     ], try(c.extra_fields, "drop") == "keep" ? [{ name = "_extra", type = "string" }] : [])
   }
+  # Every dataset with a primary key has a gold `<dataset>_current` (DESIGN §9); reference data
+  # (`kind: reference`) is read whole by the models and has none.
+  current_datasets = [for c in local.contracts : c.name if try(c.kind, "dataset") == "dataset" && length(try(c.primary_key, [])) > 0]
+
+  warehouse_identifier = "${var.name_prefix}-warehouse"
 
   function_names = {
     ingest    = "${var.name_prefix}-ingest"
@@ -132,9 +137,12 @@ locals {
 module "kms" {
   source = "../../modules/kms"
 
-  alias            = var.name_prefix
-  description      = "Encrypts the ${var.name_prefix} ELT buckets, queues, table, logs and alarm topic."
-  log_group_prefix = "/aws/lambda/${var.name_prefix}-"
+  alias       = var.name_prefix
+  description = "Encrypts the ${var.name_prefix} ELT buckets, queues, table, logs, alarm topic and warehouse."
+  log_group_prefixes = [
+    "/aws/lambda/${var.name_prefix}-",
+    "/aws/rds/instance/${local.warehouse_identifier}/",
+  ]
 }
 
 module "storage" {
@@ -241,6 +249,9 @@ module "catalog" {
   database_name         = replace("${var.name_prefix}_silver", "-", "_")
   workgroup_name        = var.name_prefix
   datasets              = local.glue_datasets
+  gold_database_name    = replace("${var.name_prefix}_gold", "-", "_")
+  current_datasets      = local.current_datasets
+  gold_tables           = var.gold_tables
   silver_bucket         = module.storage.silver_bucket
   kms_key_arn           = module.kms.key_arn
   projection_date_range = var.projection_date_range
@@ -271,4 +282,25 @@ module "dagster_iam" {
   landings_queue_arn    = module.landings.queue_arn
   idempotency_table_arn = module.idempotency.table_arn
   kms_key_arn           = module.kms.key_arn
+  warehouse_secret_arn  = one(module.warehouse[*].master_secret_arn)
+}
+
+# The VPC, its private subnets and the Dagster tasks' security group are not managed by this
+# repository: they are inputs, and the module refuses to plan without real ones.
+module "warehouse" {
+  source = "../../modules/warehouse"
+  count  = var.warehouse_enabled ? 1 : 0
+
+  identifier               = local.warehouse_identifier
+  engine_version           = var.warehouse_engine_version
+  instance_class           = var.warehouse_instance_class
+  kms_key_arn              = module.kms.key_arn
+  vpc_id                   = var.warehouse_vpc_id
+  subnet_ids               = var.warehouse_subnet_ids
+  client_security_group_id = var.warehouse_client_security_group_id
+  multi_az                 = var.warehouse_multi_az
+  backup_retention_days    = var.warehouse_backup_retention_days
+  deletion_protection      = var.warehouse_deletion_protection
+  skip_final_snapshot      = var.warehouse_skip_final_snapshot
+  log_retention_days       = var.log_retention_days
 }

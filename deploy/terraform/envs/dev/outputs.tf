@@ -35,6 +35,43 @@ output "ELT_LANDINGS_QUEUE_URL" {
   value       = module.landings.queue_url
 }
 
+# The warehouse (DESIGN §10), null when warehouse_enabled is false. The URL carries no
+# password: the Dagster side reads it from the secret.
+output "ELT_WAREHOUSE_URL" {
+  description = "postgresql:// URL of the warehouse database, with the master user name and no password."
+  value       = one([for w in module.warehouse : "postgresql://${w.master_username}@${w.endpoint}:${w.port}/${w.db_name}?sslmode=require"])
+}
+
+output "ELT_WAREHOUSE_SECRET_ARN" {
+  description = "Secrets Manager secret (managed by RDS) holding the warehouse's master user name and password."
+  value       = one(module.warehouse[*].master_secret_arn)
+}
+
+output "warehouse_endpoint" {
+  description = "Host name of the warehouse instance."
+  value       = one(module.warehouse[*].endpoint)
+}
+
+output "warehouse_port" {
+  description = "Port of the warehouse."
+  value       = one(module.warehouse[*].port)
+}
+
+output "warehouse_db_name" {
+  description = "Database of the warehouse."
+  value       = one(module.warehouse[*].db_name)
+}
+
+output "warehouse_security_group_id" {
+  description = "Security group of the warehouse instance."
+  value       = one(module.warehouse[*].security_group_id)
+}
+
+output "gold_glue_database" {
+  description = "Glue database holding one gold table per model and per <dataset>_current."
+  value       = module.catalog.gold_database_name
+}
+
 output "ingest_failures_queue_url" {
   description = "URL of the queue holding S3 events the ingest Lambda failed on every retry."
   value       = module.queue.ingest_failures_queue_url

@@ -147,3 +147,102 @@ variable "oldest_message_age_threshold_seconds" {
   description = "Alarm when the oldest message in the events queue is older than this."
   default     = 900
 }
+
+variable "gold_tables" {
+  type = map(list(object({
+    name = string
+    type = string
+  })))
+  description = "SQL gold model (elt_assets/models/<name>.sql) => its output columns with Glue types, without the dt partition key. Terraform cannot run a model to learn its schema, so the columns are declared here and a test compares them with the models' output schemas; `<dataset>_current` tables come from the contracts instead."
+  default = {
+    shipment_status = [
+      { name = "shipment_id", type = "string" },
+      { name = "carrier", type = "string" },
+      { name = "origin", type = "string" },
+      { name = "destination", type = "string" },
+      { name = "created_at", type = "timestamp" },
+      { name = "last_status", type = "string" },
+      { name = "last_location", type = "string" },
+      { name = "last_event_at", type = "timestamp" },
+    ]
+    shipments_by_carrier = [
+      { name = "carrier", type = "string" },
+      { name = "shipments", type = "bigint" },
+      { name = "total_kg", type = "double" },
+    ]
+    transactions_enriched = [
+      { name = "transaction_id", type = "string" },
+      { name = "account_id", type = "string" },
+      { name = "booked_at", type = "timestamp" },
+      { name = "amount", type = "decimal(18,2)" },
+      { name = "currency", type = "string" },
+      { name = "usd_per_unit", type = "decimal(18,8)" },
+      { name = "amount_usd", type = "decimal(18,2)" },
+      { name = "merchant", type = "string" },
+      { name = "merchant_category", type = "string" },
+      { name = "merchant_country", type = "string" },
+      { name = "category", type = "string" },
+      { name = "is_refund", type = "boolean" },
+    ]
+  }
+}
+
+variable "warehouse_enabled" {
+  type        = bool
+  description = "Deploy the PostgreSQL warehouse (DESIGN section 10); needs warehouse_vpc_id, warehouse_subnet_ids and warehouse_client_security_group_id."
+  default     = true
+}
+
+variable "warehouse_vpc_id" {
+  type        = string
+  description = "VPC of the warehouse's private subnets (not managed here)."
+  default     = null
+}
+
+variable "warehouse_subnet_ids" {
+  type        = list(string)
+  description = "Private subnets of the warehouse, in at least two availability zones."
+  default     = []
+}
+
+variable "warehouse_client_security_group_id" {
+  type        = string
+  description = "Security group of the Dagster tasks: the only source allowed to reach the warehouse on 5432."
+  default     = null
+}
+
+variable "warehouse_engine_version" {
+  type        = string
+  description = "PostgreSQL major (or major.minor) of the warehouse."
+  default     = "16"
+}
+
+variable "warehouse_instance_class" {
+  type        = string
+  description = "DB instance class of the warehouse."
+  default     = "db.t4g.small"
+}
+
+variable "warehouse_multi_az" {
+  type        = bool
+  description = "Run the warehouse with a standby in a second availability zone."
+  default     = true
+}
+
+variable "warehouse_backup_retention_days" {
+  type        = number
+  description = "Days of automated backups of the warehouse (1 to 35)."
+  default     = 7
+}
+
+variable "warehouse_deletion_protection" {
+  type        = bool
+  description = "Refuse to delete the warehouse instance."
+  default     = true
+}
+
+variable "warehouse_skip_final_snapshot" {
+  type        = bool
+  description = "Delete the warehouse without a final snapshot."
+  default     = false
+}

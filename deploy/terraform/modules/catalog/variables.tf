@@ -16,6 +16,41 @@ variable "datasets" {
   description = "Dataset name => its contract's columns, in declared order, with Glue (Hive) types; the lineage columns are appended here."
 }
 
+variable "gold_database_name" {
+  type        = string
+  description = "Name of the Glue database of the gold tables (lower case, letters, digits and underscores)."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]*$", var.gold_database_name))
+    error_message = "gold_database_name must match ^[a-z][a-z0-9_]*$ (Athena identifiers)."
+  }
+}
+
+variable "current_datasets" {
+  type        = list(string)
+  description = "Datasets with a primary key (keys of `datasets`): each gets a gold `<dataset>_current` table with its silver columns."
+  default     = []
+}
+
+variable "gold_tables" {
+  type = map(list(object({
+    name = string
+    type = string
+  })))
+  description = "Gold model name => its Parquet columns with Glue (Hive) types, without `dt` (the partition key)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for columns in values(var.gold_tables) : !contains([for c in columns : c.name], "dt")])
+    error_message = "gold_tables columns must not include dt: it is the partition key, read from the path."
+  }
+
+  validation {
+    condition     = alltrue([for name in keys(var.gold_tables) : can(regex("^[a-z][a-z0-9_]*$", name))])
+    error_message = "gold_tables names must match ^[a-z][a-z0-9_]*$ (Athena identifiers)."
+  }
+}
+
 variable "silver_bucket" {
   type        = string
   description = "Name of the silver bucket."

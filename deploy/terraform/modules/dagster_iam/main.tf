@@ -1,6 +1,9 @@
 # What the Dagster control plane does against the deployed pipeline: sense and replay bronze,
 # read and write silver (replays, checks, gold), watch the queues, redrive the DLQ, consume the
-# landings queue, and look up idempotency records (`elt where`).
+# landings queue, look up idempotency records (`elt where`), and read the warehouse's master
+# credentials (DESIGN §10) when there is a warehouse.
+data "aws_region" "current" {}
+
 data "aws_iam_policy_document" "this" {
   statement {
     sid       = "ListBronze"
@@ -95,6 +98,43 @@ data "aws_iam_policy_document" "this" {
     effect    = "Allow"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
+  }
+
+  # The password of ELT_WAREHOUSE_URL: this one secret, which RDS generates and rotates.
+  dynamic "statement" {
+    for_each = var.warehouse_secret_arn == null ? [] : [var.warehouse_secret_arn]
+
+    content {
+      sid       = "ReadWarehouseSecret"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  # The secret is encrypted with the project's key: decrypt it only through Secrets Manager, and
+  # only for that secret (Secrets Manager puts the secret's ARN in the encryption context).
+  dynamic "statement" {
+    for_each = var.warehouse_secret_arn == null ? [] : [var.warehouse_secret_arn]
+
+    content {
+      sid       = "DecryptWarehouseSecret"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${data.aws_region.current.name}.amazonaws.com"]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:EncryptionContext:SecretARN"
+        values   = [statement.value]
+      }
+    }
   }
 }
 

@@ -38,6 +38,12 @@ variable "kms_key_arn" {
   description = "ARN of the KMS key encrypting the buckets, queues and table."
 }
 
+variable "warehouse_secret_arn" {
+  type        = string
+  description = "ARN of the warehouse's master user secret (ELT_WAREHOUSE_SECRET_ARN); null when the environment has no warehouse."
+  default     = null
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags for the policy."

@@ -19,9 +19,14 @@ variable "deletion_window_in_days" {
   }
 }
 
-variable "log_group_prefix" {
-  type        = string
-  description = "Name prefix of the CloudWatch log groups allowed to use the key (e.g. `/aws/lambda/elt-dev-`)."
+variable "log_group_prefixes" {
+  type        = list(string)
+  description = "Name prefixes of the CloudWatch log groups allowed to use the key (e.g. `/aws/lambda/elt-dev-`, `/aws/rds/instance/elt-dev-warehouse/`)."
+
+  validation {
+    condition     = length(var.log_group_prefixes) > 0 && alltrue([for p in var.log_group_prefixes : startswith(p, "/") && length(p) > 1])
+    error_message = "log_group_prefixes must name at least one log group prefix, each starting with /."
+  }
 }
 
 variable "tags" {
