@@ -17,12 +17,25 @@ from elt_assets.definitions import defs as load_definitions
 from elt_assets.defs.datasets.assets import silver_key
 
 REPO = Path(__file__).resolve().parent.parent
-DATASETS = ("invoice_lines", "shipments", "tracking_events", "transactions")
+DATASETS = (
+    "invoice_lines",
+    "shipments",
+    "tracking_events",
+    "transactions",
+    "fx_rates",
+    "merchants",
+)
+REFERENCES = ("fx_rates", "merchants")
+KEYED = ("invoice_lines", "shipments", "tracking_events", "transactions")  # get `<ds>_current`
+MODELS = ("shipment_status", "shipments_by_carrier", "transactions_enriched")
 CHECKS = ("conservation", "expectations", "quarantine_rate", "schema", "volume")
 
 EXPECTED_ASSETS = sorted(
     [f"{layer}/{d}" for d in DATASETS for layer in ("bronze", "silver")]
     + [f"gold/{d}_daily" for d in DATASETS]
+    + [f"gold/{d}_current" for d in KEYED]
+    + [f"gold/{m}" for m in MODELS]
+    + [f"warehouse/{t}" for t in (*DATASETS, *MODELS, *(f"{d}_current" for d in KEYED))]
     + ["ops/dlq", "ops/events_queue", "reports/daily"]
 )
 EXPECTED_CHECKS = sorted(f"silver/{d}:{c}" for d in DATASETS for c in CHECKS)
@@ -35,7 +48,7 @@ EXPECTED_SENSORS = [
     "report_after_gate_success",
 ]
 EXPECTED_SCHEDULES = ["daily_quality_gate"]
-EXPECTED_RESOURCES = ["cloudwatch", "pipeline", "s3", "sqs"]
+EXPECTED_RESOURCES = ["cloudwatch", "pipeline", "s3", "sqs", "warehouse"]
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +120,8 @@ def test_bronze_silver_and_gold_carry_their_medallion_kind(repo):
     for key, spec in _specs(repo):
         if key.path[0] in ("bronze", "silver", "gold"):
             layers[key.to_user_string()] = key.path[0] in spec.kinds
-    assert len(layers) == 12 and all(layers.values()), layers
+    medallion = [k for k in EXPECTED_ASSETS if k.split("/")[0] in ("bronze", "silver", "gold")]
+    assert sorted(layers) == medallion and all(layers.values()), layers
 
 
 def test_descriptions_show_key_templates_as_code_not_html(repo):
@@ -161,7 +175,33 @@ def test_lineage_is_one_graph_from_bronze_to_the_report(repo):
     for d in DATASETS:
         assert parents(f"silver/{d}") == {f"bronze/{d}", "ops/events_queue"}
         assert parents(f"gold/{d}_daily") == {f"silver/{d}"}
+        assert parents(f"warehouse/{d}") == {f"silver/{d}"}
     assert parents("reports/daily") == {f"gold/{d}_daily" for d in DATASETS}
+    # Models: their tables, read from the SQL; references (ref.*) are silver of their dataset.
+    assert parents("gold/shipments_by_carrier") == {"silver/shipments"}
+    assert parents("gold/shipment_status") == {"silver/shipments", "silver/tracking_events"}
+    assert parents("gold/transactions_enriched") == {
+        "silver/transactions", "silver/fx_rates", "silver/merchants"}  # fmt: skip
+    for d in KEYED:
+        assert parents(f"gold/{d}_current") == {f"silver/{d}"}
+        assert parents(f"warehouse/{d}_current") == {f"gold/{d}_current"}
+    for m in MODELS:
+        assert parents(f"warehouse/{m}") == {f"gold/{m}"}
+
+
+def test_a_window_model_reads_a_week_and_a_reference_whole(repo):
+    """Partition D of shipment_status (`-- window: 7d`) needs D-6..D of its silver inputs;
+    transactions_enriched reads the FX rates of every day."""
+    graph = repo.asset_graph
+    status = graph.get(dg.AssetKey.from_user_string("gold/shipment_status"))
+    mapping = repo.assets_defs_by_key[status.key].get_partition_mapping(
+        dg.AssetKey.from_user_string("silver/shipments")
+    )
+    assert isinstance(mapping, dg.TimeWindowPartitionMapping)
+    assert (mapping.start_offset, mapping.end_offset) == (-6, 0)
+    enriched = repo.assets_defs_by_key[dg.AssetKey.from_user_string("gold/transactions_enriched")]
+    fx = enriched.get_partition_mapping(dg.AssetKey.from_user_string("silver/fx_rates"))
+    assert isinstance(fx, dg.AllPartitionMapping)
 
 
 def test_assets_show_owners_code_and_tables_in_the_ui(repo):
@@ -170,7 +210,8 @@ def test_assets_show_owners_code_and_tables_in_the_ui(repo):
     daily summary's)."""
     graph = repo.asset_graph
     for d in DATASETS:
-        team = "team:finance" if d in ("transactions", "invoice_lines") else "team:logistics"
+        finance = ("transactions", "invoice_lines", *REFERENCES)
+        team = "team:finance" if d in finance else "team:logistics"
         for key in (f"bronze/{d}", f"silver/{d}", f"gold/{d}_daily"):
             node = graph.get(dg.AssetKey.from_user_string(key))
             assert node.owners == [team], key

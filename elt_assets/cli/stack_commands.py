@@ -52,6 +52,7 @@ def up(port: int, env_file: Path | None, verbose: bool) -> int:
     quiet_lambda_output(verbose)
     with _running_stack(port, env_file) as (stack, env_path, stop):
         print(f"embedded stack on {stack.endpoint}; settings in {env_path}")
+        print(f'warehouse: {stack.warehouse.url} (`elt sql "SELECT ..."`)')
         print(
             f"drop files into s3://{stack.settings.bronze_bucket}/bronze/<dataset>/ and watch "
             f"s3://{stack.settings.silver_bucket}/silver/; Ctrl-C stops"
@@ -89,6 +90,7 @@ def dev(port: int, dagster_port: int, verbose: bool) -> int:
         command = [sys.executable, "-m", "dagster", "dev", *target]
         command += ["-h", "127.0.0.1", "-p", str(dagster_port)]
         print(f"embedded stack on {stack.endpoint}; settings in {env_path}")
+        print(f"warehouse: {stack.warehouse.url}")
         print(f"starting Dagster: {url} (Ctrl-C stops everything)", flush=True)
         # Its own session, so stopping it reaches the webserver, daemon and code servers it
         # starts, however `elt dev` itself was signalled.
@@ -109,9 +111,11 @@ def _running_stack(port: int, env_file: Path | None) -> Iterator[tuple[Any, Path
     pointed at a stack that is gone.
     """
     from elt_assets.cli.local.runner import LambdaRunner
-    from elt_assets.cli.local.stack import ENV_FILE, start_stack
+    from elt_assets.cli.local.stack import ENV_FILE, WAREHOUSE_DIR, start_stack
 
-    stack = start_stack(port, contracts_dir=Settings.from_env().contracts_dir)
+    stack = start_stack(
+        port, contracts_dir=Settings.from_env().contracts_dir, warehouse_dir=WAREHOUSE_DIR
+    )
     runner = LambdaRunner(stack).start()
     env_path = stack.write_env_file(env_file or ENV_FILE)
     stop = threading.Event()

@@ -73,6 +73,30 @@ class CloudWatchResource(_AwsClient):
         return self._client("cloudwatch")
 
 
+class WarehouseResource(dg.ConfigurableResource):
+    """The PostgreSQL warehouse (DESIGN §10).
+
+    Unset fields come from `ELT_WAREHOUSE_URL` and `ELT_WAREHOUSE_SECRET_ARN`, read when an
+    asset loads (not EnvVars, which must be set: a code location without a warehouse still
+    loads, and says what is missing only when a load is asked for).
+    """
+
+    url: str | None = None
+    secret_arn: str | None = None
+
+    def get_url(self) -> str:
+        import os
+
+        from elt_assets.lib.warehouse import warehouse_url
+
+        environ = dict(os.environ)
+        if self.url:
+            environ["ELT_WAREHOUSE_URL"] = self.url
+        if self.secret_arn:
+            environ["ELT_WAREHOUSE_SECRET_ARN"] = self.secret_arn
+        return warehouse_url(environ)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
@@ -87,5 +111,6 @@ def defs() -> dg.Definitions:
                 dlq_url=dg.EnvVar("ELT_DLQ_URL"),
             ),
             "cloudwatch": CloudWatchResource(),
+            "warehouse": WarehouseResource(),
         }
     )

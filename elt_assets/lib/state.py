@@ -212,6 +212,18 @@ def read_silver_files(
     return tables
 
 
+def partition_table(s3: Any, silver_bucket: str, contract: Any, day: str) -> Any:
+    """Silver partition `day` of a dataset as one Arrow table (empty, with silver's schema,
+    when nothing landed that day)."""
+    import pyarrow as pa
+
+    manifests = list(iter_manifests(s3, silver_bucket, contract.name, day))
+    tables = [table for _, table in read_silver_files(s3, silver_bucket, manifests)]
+    if not tables:
+        return contract.silver_schema.empty_table()
+    return pa.concat_tables(tables)
+
+
 def latest_partitions(
     s3: Any, silver_bucket: str, dataset: str, limit: int = 3
 ) -> list[tuple[str, dict[str, int]]]:

@@ -26,6 +26,8 @@ QUEUE_VISIBILITY_SECONDS = 30
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 ENV_FILE = Path(".elt") / "local.env"
+# The embedded warehouse's data directory (DESIGN §10): kept between runs, like the venv.
+WAREHOUSE_DIR = Path(".elt") / "pg"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class Stack:
     notifications_queue_url: str
     ingest_failures_queue_url: str
     server: Any = None
+    warehouse: Any = None  # a LocalPostgres when the stack runs one
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -96,6 +99,7 @@ class Stack:
             "AWS_DEFAULT_REGION": self.region,
             **CREDENTIALS,
             **self.settings.as_env(),
+            **({"ELT_WAREHOUSE_URL": self.warehouse.url} if self.warehouse else {}),
         }
 
     def write_env_file(self, path: Path = ENV_FILE) -> Path:
@@ -105,6 +109,9 @@ class Stack:
         return path
 
     def stop(self) -> None:
+        if self.warehouse is not None:
+            self.warehouse.stop()
+            self.warehouse = None
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -253,14 +260,51 @@ def _queue_arn(sqs: Any, url: str) -> str:
 
 
 def start_stack(
-    port: int = 0, names: ResourceNames | None = None, contracts_dir: Path | None = None
+    port: int = 0,
+    names: ResourceNames | None = None,
+    contracts_dir: Path | None = None,
+    warehouse_dir: Path | None = None,
 ) -> Stack:
-    """Start a moto server and provision the stack's resources on it."""
+    """Start a moto server and provision the stack's resources on it.
+
+    Args:
+        port: The moto server's port (0: a free one).
+        names: Resource names (a prefix keeps stacks on one server apart).
+        contracts_dir: The contracts the stack serves (default: the shipped ones).
+        warehouse_dir: Also start a PostgreSQL server with its data there (`WAREHOUSE_DIR`
+            for `elt local up`, `elt dev` and `elt demo`); None: no warehouse.
+    """
     server, endpoint = start_server(port)
     try:
         stack = provision(endpoint, names, contracts_dir=contracts_dir)
-    except Exception:
+        stack.server = server
+        if warehouse_dir is not None:
+            stack.warehouse = start_warehouse(warehouse_dir)
+    except BaseException:
         server.stop()
         raise
-    stack.server = server
     return stack
+
+
+def start_warehouse(data_dir: Path) -> Any:
+    """The local PostgreSQL server, its data in `data_dir`.
+
+    As root, PostgreSQL runs as the `postgres` account, which must be able to reach the
+    directory; a checkout under a private home cannot be reached, so the data then goes to a
+    directory of its own under the system temp dir, named after the checkout so that it is
+    the same one next time.
+    """
+    import hashlib
+    import tempfile
+
+    from elt_assets.cli.local.postgres import LocalPostgres, UnreachableDataDirError
+
+    try:
+        return LocalPostgres.start(data_dir)
+    except UnreachableDataDirError:
+        pass
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    fallback = Path(tempfile.gettempdir()) / f"elt-pg-{digest}"
+    fallback.mkdir(mode=0o711, exist_ok=True)
+    fallback.chmod(0o711)
+    return LocalPostgres.start(fallback / "data")

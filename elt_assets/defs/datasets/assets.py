@@ -27,6 +27,20 @@ def gold_key(dataset: str) -> dg.AssetKey:
     return dg.AssetKey(["gold", f"{dataset}_daily"])
 
 
+def arrow_table_schema(schema: Any) -> dg.TableSchema:
+    """An Arrow schema as the UI's column table (what a gold model's run produced)."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                field.name,
+                str(field.type),
+                constraints=dg.TableColumnConstraints(nullable=field.nullable),
+            )
+            for field in schema
+        ]
+    )
+
+
 def column_schema(contract: Contract) -> dg.TableSchema:
     """Silver's columns as the UI shows them: the contract's, then the lineage columns."""
     described = {c.name: c.description for c in contract.columns}

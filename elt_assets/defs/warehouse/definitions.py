@@ -1,0 +1,16 @@
+"""The warehouse domain: every dataset's silver and every gold model, loaded into PostgreSQL
+per partition."""
+
+import dagster as dg
+
+from elt_assets.defs.warehouse.assets import build_model_load, build_silver_load
+from elt_assets.lib.models import load_models
+from lambda_bridge.contracts import ContractRegistry
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    registry = ContractRegistry.from_env()
+    loads = [build_silver_load(c) for c in registry]
+    loads += [build_model_load(m) for m in load_models(registry=registry)]
+    return dg.Definitions(assets=dg.with_source_code_references(loads))
