@@ -142,7 +142,10 @@ def test_a_replay_usage_error_lists_the_known_datasets_and_needs_no_stack(tmp_pa
         monkeypatch.delenv(key)
     code, _, err = run("replay", "--dataset", "nope", "--start", "2026-01-05")
     assert code == 2
-    assert "(known: fx_rates, invoice_lines, merchants, shipments, tracking_events, transactions)" in err
+    assert (
+        "(known: fx_rates, invoice_lines, merchants, shipments, tracking_events, transactions)"
+        in err
+    )
 
 
 def test_help_works_with_no_environment_at_all_and_loads_nothing_heavy(tmp_path):
@@ -159,7 +162,10 @@ def test_help_works_with_no_environment_at_all_and_loads_nothing_heavy(tmp_path)
     replay = subprocess.run([sys.executable, "-m", "elt_assets.cli", "replay", "--help"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert replay.returncode == 0, replay.stderr
-    assert "--dataset [fx_rates|invoice_lines|merchants|shipments|tracking_events|transactions]" in replay.stdout
+    assert (
+        "--dataset [fx_rates|invoice_lines|merchants|shipments|tracking_events|transactions]"
+        in replay.stdout
+    )
 
 
 def test_where_without_settings_says_what_to_set(tmp_path, monkeypatch):

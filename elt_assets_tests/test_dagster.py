@@ -462,3 +462,54 @@ def test_quality_gate_and_report(env, defs, instance):
     (src,) = re.findall(r"!\[[^\]]*\]\(data:image/png;base64,([^)]+)\)", meta["report"].value)
     assert base64.b64decode(src).startswith(b"\x89PNG")
     assert meta["rows_out"].value == 38
+
+
+def _requested(result, key) -> set[str]:
+    return set(result.get_requested_partitions(key))
+
+
+def test_gold_models_and_warehouse_loads_follow_checked_silver_without_a_sensor(
+    env, defs, instance
+):
+    from elt_assets.defs.models.assets import model_key
+    from elt_assets.defs.warehouse.assets import warehouse_key
+
+    now = dt.datetime.now(dt.UTC)
+    day, older = (now.date() - dt.timedelta(days=1)).isoformat(), "2026-01-05"
+    cursor = dg.evaluate_automation_conditions(defs=defs, instance=instance).cursor
+    # A day that landed but has not been checked yet: nothing downstream is made from it.
+    put(env, f"bronze/shipments/dt={day}/a.jsonl", generate("shipments", count=40, seed=9).data)
+    assert materialize(defs, instance, [silver_key("shipments")], day=day, checks=False).success
+    waiting = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    assert waiting.total_requested == 0
+    # Its checks pass: the day's models over shipments alone, and their warehouse tables.
+    checked = materialize(defs, instance, [silver_key("shipments")], day=day)
+    assert all(e.passed for e in checked.get_asset_check_evaluations())
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=waiting.cursor)
+    for key in (
+        model_key("shipments_by_carrier"),
+        model_key("shipments_current"),
+        warehouse_key("shipments"),
+        warehouse_key("shipments_by_carrier"),
+    ):
+        assert _requested(result, key) == {day}, key
+    # shipment_status also reads tracking_events, whose day has not been checked.
+    assert _requested(result, model_key("shipment_status")) == set()
+    assert _requested(result, warehouse_key("invoice_lines")) == set()
+    # A day the user can replay by hand, but older than yesterday, is left to them.
+    put(env, f"bronze/shipments/dt={older}/a.jsonl", generate("shipments", count=40, seed=9).data)
+    assert materialize(defs, instance, [silver_key("shipments")], day=older).success
+    later = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert older not in _requested(later, model_key("shipments_by_carrier"))
+
+
+def test_a_dataset_that_stops_arriving_has_a_freshness_policy_that_turns_it_red(defs):
+    graph = defs.get_repository_def().asset_graph
+    policy = graph.get(silver_key("shipments")).freshness_policy
+    assert policy.fail_window.to_timedelta() == dt.timedelta(hours=49)
+    assert policy.warn_window.to_timedelta() == dt.timedelta(hours=25)
+    # Reference data changes when it changes, and fx_rates/merchants are not expected daily.
+    assert graph.get(silver_key("fx_rates")).freshness_policy is None
+    assert graph.get(silver_key("merchants")).freshness_policy is None
+    sensor = defs.get_repository_def().get_sensor_def("gold_and_warehouse_automation")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

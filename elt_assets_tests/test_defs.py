@@ -42,6 +42,7 @@ EXPECTED_CHECKS = sorted(f"silver/{d}:{c}" for d in DATASETS for c in CHECKS)
 EXPECTED_JOBS = ["daily_report", "dlq_redrive", "quality_gate", "silver_checks"]
 EXPECTED_SENSORS = [
     "dlq_auto_redrive",
+    "gold_and_warehouse_automation",
     "landings",
     "queue_depth",
     "report_after_gate_failure",

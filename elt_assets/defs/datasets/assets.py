@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from elt_assets.defs.automation import freshness
 from elt_assets.defs.partitions import DAILY
 from elt_assets.defs.queues.assets import EVENTS_QUEUE
 from elt_assets.defs.resources import PipelineResource
@@ -156,6 +157,8 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
         owners=owners,
         kinds={"silver", "s3", "parquet"},
         metadata={"dagster/column_schema": column_schema(contract)},
+        # A dataset whose files stop arriving turns red in the UI, between the daily checks.
+        freshness_policy=freshness(contract),
         description=(
             f"Typed {name} rows as zstd Parquet (`silver/{name}/dt=<D>/part-<id>.parquet`): {columns}, "
             "plus lineage. The Lambdas write it as files land; materializing a partition is a "

@@ -5,6 +5,7 @@ import time
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from elt_assets.defs.automation import after_checked_upstream
 from elt_assets.defs.datasets.assets import arrow_table_schema, gate_silver, silver_key
 from elt_assets.defs.partitions import DAILY
 from elt_assets.defs.resources import PipelineResource
@@ -57,6 +58,9 @@ def build_model_asset(
         kinds={"gold", "polars", "parquet"},
         tags={"elt/model": model.kind},
         description=description,
+        automation_condition=after_checked_upstream(
+            whole_history=[silver_key(name) for layer, name in model.deps if layer == "ref"]
+        ),
     )
     def gold_model(
         context: dg.AssetExecutionContext, pipeline: PipelineResource, s3: S3Resource

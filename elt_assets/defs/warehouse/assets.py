@@ -3,6 +3,7 @@
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from elt_assets.defs.automation import after_checked_upstream
 from elt_assets.defs.datasets.assets import gate_silver, silver_key
 from elt_assets.defs.models.assets import model_key
 from elt_assets.defs.partitions import DAILY
@@ -45,6 +46,7 @@ def build_silver_load(contract: Contract) -> dg.AssetsDefinition:
         key=warehouse_key(name),
         deps=[silver_key(name)],
         partitions_def=DAILY,
+        automation_condition=after_checked_upstream(),
         group_name=name,
         owners=list(contract.owners),
         kinds={"postgres", "silver"},
@@ -90,6 +92,7 @@ def build_model_load(model: Model) -> dg.AssetsDefinition:
         key=warehouse_key(name),
         deps=[model_key(name)],
         partitions_def=DAILY,
+        automation_condition=after_checked_upstream(),
         group_name="warehouse",
         kinds={"postgres", "gold"},
         metadata={"dagster/table_name": f"{GOLD_SCHEMA}.{name}"},
