@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import dagster, latency, memory, package, queue_economy, throughput
+from bench import dagster, gold, latency, memory, package, queue_economy, throughput
 from bench.common import BENCHMARKS_MD, MB, RESULTS_JSON, run_worker
 from bench.data import BAD_RATIO, bronze_file
 from bench.report import Section, warnings, write_markdown, write_results
@@ -23,7 +23,7 @@ MODES: dict[str, dict[str, int]] = {
     "quick": {"small": 11_000, "large": 110_000, "latency_objects": 20},
     "full": {"small": 55_000, "large": 1_100_000, "latency_objects": 50},
 }
-SECTIONS = ("throughput", "memory", "package", "latency", "queue", "dagster")
+SECTIONS = ("throughput", "memory", "package", "latency", "queue", "dagster", "gold")
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     if "dagster" in wanted:
         progress("6. Dagster: code-location load, sensor tick vs bucket size, replay")
         sections.append(dagster.section(args.runs, args.quick))
+    if "gold" in wanted:
+        progress("7. gold model vs bare polars on moto S3; warehouse load vs psql \\copy")
+        sections.append(gold.section(args.runs, args.quick))
     sections.sort(key=lambda s: s.number)
 
     for line in warnings(f for s in sections for f in s.figures):
