@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lambda_bridge.chunks import DEFAULT_CHUNK_BYTES
 from lambda_bridge.exceptions import ConfigError
 
 ENV_BRONZE_BUCKET = "ELT_BRONZE_BUCKET"
@@ -17,6 +18,8 @@ ENV_CONTRACTS_DIR = "ELT_CONTRACTS_DIR"
 ENV_LANDINGS_QUEUE_URL = "ELT_LANDINGS_QUEUE_URL"
 # Optional: the largest object (decompressed) the transform reads into memory.
 ENV_MAX_OBJECT_BYTES = "ELT_MAX_OBJECT_BYTES"
+# Optional: objects larger than this are split into byte ranges of this size (DESIGN §12).
+ENV_CHUNK_BYTES = "ELT_CHUNK_BYTES"
 # Set by Lambda itself: the function's memory in MB.
 LAMBDA_MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 # Clean and mostly good objects peak at up to ~3.5x their size, runtime included (BENCHMARKS.md,
@@ -49,6 +52,8 @@ class Settings:
         landings_queue_url: Queue of silver-bucket notifications for new manifests (optional).
         max_object_bytes: The largest object (decompressed) the transform reads into memory;
             larger ones are quarantined whole as `too_large`. None: no limit.
+        chunk_bytes: Objects larger than this that can be split (uncompressed JSONL) are
+            split into byte ranges of this size, one message and one set of outputs each.
     """
 
     bronze_bucket: str = ""
@@ -59,6 +64,7 @@ class Settings:
     contracts_dir: Path | None = None
     landings_queue_url: str = ""
     max_object_bytes: int | None = None
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -73,6 +79,7 @@ class Settings:
             contracts_dir=Path(contracts_dir) if contracts_dir else None,
             landings_queue_url=env.get(ENV_LANDINGS_QUEUE_URL, ""),
             max_object_bytes=_max_object_bytes(env),
+            chunk_bytes=_positive_bytes(env, ENV_CHUNK_BYTES) or DEFAULT_CHUNK_BYTES,
         )
 
     def require(self, *fields: str) -> "Settings":
@@ -106,22 +113,32 @@ class Settings:
             env[ENV_LANDINGS_QUEUE_URL] = self.landings_queue_url
         if self.max_object_bytes is not None:
             env[ENV_MAX_OBJECT_BYTES] = str(self.max_object_bytes)
+        if self.chunk_bytes != DEFAULT_CHUNK_BYTES:
+            env[ENV_CHUNK_BYTES] = str(self.chunk_bytes)
         return env
 
 
 def _max_object_bytes(env: Mapping[str, str]) -> int | None:
     """ELT_MAX_OBJECT_BYTES if set; on Lambda, a quarter of the function's memory; else None."""
-    explicit = env.get(ENV_MAX_OBJECT_BYTES, "").strip()
+    explicit = _positive_bytes(env, ENV_MAX_OBJECT_BYTES)
     if explicit:
-        try:
-            value = int(explicit)
-        except ValueError:
-            value = 0
-        if value <= 0:
-            msg = f"{ENV_MAX_OBJECT_BYTES} must be a positive number of bytes, got {explicit!r}"
-            raise ConfigError(msg)
-        return value
+        return explicit
     memory_mb = env.get(LAMBDA_MEMORY_ENV, "").strip()
     if memory_mb.isdigit():
         return int(memory_mb) * 2**20 // MEMORY_PER_OBJECT_BYTE
     return None
+
+
+def _positive_bytes(env: Mapping[str, str], name: str) -> int | None:
+    """A positive byte count from `name`, None when unset; a clear error otherwise."""
+    explicit = env.get(name, "").strip()
+    if not explicit:
+        return None
+    try:
+        value = int(explicit)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        msg = f"{name} must be a positive number of bytes, got {explicit!r}"
+        raise ConfigError(msg)
+    return value

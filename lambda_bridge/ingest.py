@@ -1,4 +1,5 @@
-"""Ingest Lambda: S3 ObjectCreated -> one pointer message per object on the events queue.
+"""Ingest Lambda: S3 ObjectCreated -> one pointer message per object on the events queue (one
+per chunk of an object over ELT_CHUNK_BYTES that can be split: DESIGN §12).
 
 Object-level idempotency (Powertools, DynamoDB) on `bucket/key#versionId` (`#etag` when the
 bucket is unversioned) makes a duplicate S3 delivery a no-op. A key under no dataset is logged
@@ -8,6 +9,7 @@ and counted, never retried.
 from typing import Any
 
 import boto3
+import msgspec
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3Event, S3EventRecord
@@ -15,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambda_bridge.chunks import plan_chunks
 from lambda_bridge.config import Settings
 from lambda_bridge.contracts import ContractRegistry
 from lambda_bridge.entry import Handler, lazy, wrap
@@ -57,10 +60,26 @@ class Ingester:
     def _enqueue(self, item: dict[str, Any]) -> dict[str, Any]:
         # Runs only when the idempotency record is new: a duplicate delivery never gets here.
         self.sent += 1
-        response = self.sqs.send_message(
-            QueueUrl=self.settings.queue_url, MessageBody=item["message"]
-        )
-        return {"message_id": response["MessageId"]}
+        messages = item["messages"]
+        if len(messages) == 1:
+            response = self.sqs.send_message(
+                QueueUrl=self.settings.queue_url, MessageBody=messages[0]
+            )
+            return {"message_id": response["MessageId"]}
+        for first in range(0, len(messages), 10):  # SQS takes at most 10 a batch
+            entries = [
+                {"Id": str(i), "MessageBody": body}
+                for i, body in enumerate(messages[first : first + 10])
+            ]
+            response = self.sqs.send_message_batch(
+                QueueUrl=self.settings.queue_url, Entries=entries
+            )
+            if response.get("Failed"):
+                # Raising drops the idempotency record, so S3's retry sends every chunk again;
+                # a chunk sent twice is a duplicate the transform's keys absorb.
+                msg = f"SQS refused {len(response['Failed'])} chunk messages: {response['Failed'][:3]}"
+                raise RuntimeError(msg)
+        return {"chunks": len(messages)}
 
     def handle(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
         if context is not None:
@@ -74,11 +93,13 @@ class Ingester:
             if pointer is None:
                 summary["unknown_dataset"] += 1
                 continue
+            chunks = plan_chunks(pointer.key, pointer.size, self.settings.chunk_bytes)
+            pointers = [msgspec.structs.replace(pointer, chunk=c) for c in chunks or ()]
             item = {
                 "idempotency_key": idempotency_key(
                     pointer.bucket, pointer.key, pointer.version_id, pointer.etag
                 ),
-                "message": pointer.to_json(),
+                "messages": [p.to_json() for p in pointers or [pointer]],
             }
             before = self.sent
             self._enqueue_once(item=item)

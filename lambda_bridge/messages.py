@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from lambda_bridge.chunks import Chunk
 from lambda_bridge.exceptions import MessageError
 from lambda_bridge.validation import locate
 
@@ -23,7 +24,7 @@ class Pointer(msgspec.Struct, frozen=True):
     etag: str | None = None
     size: int | None = None
     dt: str | None = None
-    chunk: int | None = None
+    chunk: Chunk | None = None
     v: Literal[1] = MESSAGE_VERSION
 
     def to_json(self) -> str:
@@ -31,6 +32,8 @@ class Pointer(msgspec.Struct, frozen=True):
         body = msgspec.structs.asdict(self)
         if self.chunk is None:
             del body["chunk"]
+        else:
+            body["chunk"] = self.chunk.to_dict()
         # The json module, not msgspec: its ASCII escapes keep characters an S3 key may hold but
         # an SQS body may not (U+FFFE, U+FFFF) out of the message.
         return json.dumps(body, separators=(",", ":"), sort_keys=True)

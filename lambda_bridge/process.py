@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_bridge import __version__
+from lambda_bridge.chunks import DEFAULT_CHUNK_BYTES, Chunk, object_size, plan_chunks, read_chunk
 from lambda_bridge.contracts import Contract
 from lambda_bridge.keys import (
     arrival_date,
@@ -79,10 +80,11 @@ def process_object(
     key: str,
     version_id: str | None = None,
     *,
-    chunk: int | None = None,
+    chunk: Chunk | None = None,
     now: dt.datetime | None = None,
     max_bytes: int | None = None,
     writer: str = WRITER_TRANSFORM,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     _redo_depth: int = 0,
 ) -> Outcome:
     """Transform one bronze object version into silver, quarantine and a manifest.
@@ -94,12 +96,15 @@ def process_object(
         bucket: The bronze bucket.
         key: The decoded bronze key.
         version_id: The version to process; None for the current one.
-        chunk: The chunk of a split object (None for the whole object).
+        chunk: The chunk of a split object (None for the whole object): only the lines that
+            start in its byte range are read, and it has outputs of its own.
         now: The `_ingested_at` / `processed_at` time (tests pin it).
         max_bytes: The largest object (once decompressed) to read into memory; a larger one
             is quarantined whole as `too_large` without being read. None: no limit.
         writer: Who runs it, recorded in the manifest: `transform` (the Lambda) or `replay`
             (Dagster, which then reports the partition itself, so its sensor skips these).
+        chunk_bytes: How ingest splits objects (ELT_CHUNK_BYTES): a newer version found
+            meanwhile is split the same way.
 
     Raises:
         botocore.exceptions.ClientError, BotoCoreError: S3 failed (throttled, network, access);
@@ -112,24 +117,35 @@ def process_object(
     request: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if version_id:
         request["VersionId"] = version_id
+    truncated = False
     try:
-        response = s3.get_object(**request)
+        if chunk is not None:
+            # Bounded by the chunk, not the object: max_bytes is the whole object's limit.
+            body, response = read_chunk(s3, request, chunk)
+            size = object_size(response)
+        else:
+            response = s3.get_object(**request)
+            size = int(response.get("ContentLength") or 0)
+            if max_bytes is not None and size > max_bytes:
+                body = response["Body"].read(RAW_LIMIT)  # enough to show what it is, no more
+                response["Body"].close()
+                truncated = True
+            else:
+                body = response["Body"].read()
+                size = len(body)
     except ClientError as exc:
         if is_missing(exc):
             return Outcome("missing", reason=f"s3://{bucket}/{key} version {version_id} is gone")
+        if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            # An unversioned key overwritten between a chunk's ranges: the new object's own
+            # notification processes it.
+            return Outcome("stale", reason=f"s3://{bucket}/{key} changed while it was read")
         raise
-    size = int(response.get("ContentLength") or 0)
-    if max_bytes is not None and size > max_bytes:
-        body = response["Body"].read(RAW_LIMIT)  # enough to show what it is, no more
-        response["Body"].close()
-    else:
-        body = response["Body"].read()
-        size = len(body)
     read_version = _normalise_version(response.get("VersionId"))
     last_modified: dt.datetime = response["LastModified"]
 
     day = arrival_date(key, last_modified)
-    pid = part_id(bucket, key, chunk)
+    pid = part_id(bucket, key, chunk.index if chunk else None)
     if version_id:
         # Newest wins: an old version's late event must not overwrite a newer version's rows.
         current, current_modified = _current(s3, bucket, key)
@@ -140,9 +156,9 @@ def process_object(
                     # This version committed last, so the last writer's check (the end of this
                     # function) may have failed before it could write the newer version, whose
                     # message is then gone: this retry is its only chance.
-                    return process_object(
-                        s3, contract, silver_bucket, bucket, key, current,
-                        chunk=chunk, now=now, max_bytes=max_bytes, writer=writer,
+                    return _redo(
+                        s3, contract, silver_bucket, bucket, key, current, chunk,
+                        now=now, max_bytes=max_bytes, writer=writer, chunk_bytes=chunk_bytes,
                         _redo_depth=_redo_depth + 1,
                     )  # fmt: skip
             elif current_modified is not None and arrival_date(key, current_modified) != day:
@@ -160,10 +176,10 @@ def process_object(
             "stale", reason=f"a newer version ({previous.get('version_id')}) was already processed"
         )
 
-    if len(body) < size:
+    if truncated:
         result = too_large(contract, body, size, max_bytes or 0)
     else:
-        result = parse_object(body, contract, format_of_key(key), max_bytes)
+        result = parse_object(body, contract, format_of_key(key), None if chunk else max_bytes)
     ingested_at = now or dt.datetime.now(dt.UTC)
     keys = {
         "silver": silver_key(contract.name, day, pid),
@@ -196,7 +212,7 @@ def process_object(
             "size": size,
             "last_modified": last_modified.isoformat(),
         },
-        "chunk": chunk,
+        "chunk": chunk.to_dict() if chunk else None,
         "lines_in": result.lines_in,
         "rows_out": result.rows_out,
         "rows_quarantined": result.rows_quarantined,
@@ -224,27 +240,76 @@ def process_object(
             manifest_key(contract.name, old, pid),
         ):
             s3.delete_object(Bucket=silver_bucket, Key=old_key)
+    chunks = chunk.count if chunk else 1
     index = {
         "dt": day,
         "version_id": read_version,
         "last_modified": last_modified.isoformat(),
         "manifest_key": keys["manifest"],
+        "chunks": chunks,
     }
     s3.put_object(
         Bucket=silver_bucket, Key=index_key(contract.name, pid), Body=json.dumps(index).encode()
     )
+    if (chunk is None or chunk.index == 0) and previous and previous.get("chunks", 1) > chunks:
+        # A new version with fewer chunks: the old version's extra chunks must not survive.
+        for extra in range(chunks, previous["chunks"]):
+            _withdraw_chunk(s3, contract, silver_bucket, bucket, key, extra)
     if read_version and _redo_depth < _MAX_REDO:
         # Newest wins against an overlapping transform too: a newer version that landed while
         # this ran may have been written, then overwritten here, and its message is gone. So the
         # last writer checks, and writes the current version if it is not the one just written.
         current, _ = _current(s3, bucket, key)
         if current and current != read_version:
-            return process_object(
-                s3, contract, silver_bucket, bucket, key, current,
-                chunk=chunk, now=now, max_bytes=max_bytes, writer=writer,
+            return _redo(
+                s3, contract, silver_bucket, bucket, key, current, chunk,
+                now=now, max_bytes=max_bytes, writer=writer, chunk_bytes=chunk_bytes,
                 _redo_depth=_redo_depth + 1,
             )  # fmt: skip
     return Outcome("processed", manifest=manifest, result=result)
+
+
+def _redo(
+    s3: Any,
+    contract: Contract,
+    silver_bucket: str,
+    bucket: str,
+    key: str,
+    current: str,
+    chunk: Chunk | None,
+    **options: Any,
+) -> Outcome:
+    """Process the current version in this call's place: its own chunk of the same index, split
+    as ingest splits it (a newer version may have more chunks, fewer, or none)."""
+    index = chunk.index if chunk else 0
+    head = s3.head_object(Bucket=bucket, Key=key, VersionId=current)
+    plan = plan_chunks(key, int(head.get("ContentLength") or 0), options["chunk_bytes"])
+    if plan is None and index == 0:
+        return process_object(s3, contract, silver_bucket, bucket, key, current, **options)
+    if plan is not None and index < len(plan):
+        return process_object(
+            s3, contract, silver_bucket, bucket, key, current, chunk=plan[index], **options
+        )
+    _withdraw_chunk(s3, contract, silver_bucket, bucket, key, index)
+    return Outcome("stale", reason=f"the current version ({current}) has no chunk {index}")
+
+
+def _withdraw_chunk(
+    s3: Any, contract: Contract, silver_bucket: str, bucket: str, key: str, index: int
+) -> None:
+    """Remove one chunk's outputs and index record (where its index says they are)."""
+    pid = part_id(bucket, key, index)
+    record = read_json(s3, silver_bucket, index_key(contract.name, pid))
+    if record is None:
+        return
+    day = record["dt"]
+    for out_key in (  # the manifest first: it is the commit marker
+        manifest_key(contract.name, day, pid),
+        silver_key(contract.name, day, pid),
+        quarantine_key(contract.name, day, pid),
+        index_key(contract.name, pid),
+    ):
+        s3.delete_object(Bucket=silver_bucket, Key=out_key)
 
 
 def _withdraw_stale_day(

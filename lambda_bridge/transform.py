@@ -51,6 +51,7 @@ class Transformer:
             pointer.version_id,
             chunk=pointer.chunk,
             max_bytes=self.settings.max_object_bytes,
+            chunk_bytes=self.settings.chunk_bytes,
         )
         if outcome.status == "processed" and outcome.manifest is not None:
             m = outcome.manifest

@@ -6,6 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from lambda_bridge.chunks import Chunk
 from lambda_bridge.exceptions import MessageError
 from lambda_bridge.keys import (
     arrival_date,
@@ -106,9 +107,14 @@ def test_pointer_messages_round_trip_and_match_the_contract():
         "v": 1, "dataset": "shipments", "bucket": "b", "key": "bronze/shipments/a b.jsonl",
         "version_id": "v1", "etag": "e", "size": 10, "dt": "2026-01-05",
     }  # fmt: skip
-    assert (
-        json.loads(Pointer("d", "b", "k", None, None, None, None, chunk=2).to_json())["chunk"] == 2
-    )
+    chunked = Pointer("d", "b", "k", None, None, 300, None, chunk=Chunk(2, 200, 300, 3))
+    assert json.loads(chunked.to_json())["chunk"] == {
+        "index": 2,
+        "start": 200,
+        "end": 300,
+        "count": 3,
+    }
+    assert Pointer.from_json(chunked.to_json()) == chunked
 
 
 @pytest.mark.parametrize(

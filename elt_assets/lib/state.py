@@ -69,8 +69,10 @@ class DatasetSummary:
 def summarise(s3: Any, silver_bucket: str, dataset: str) -> DatasetSummary:
     """Add up a dataset's manifests and count the rows actually stored under their keys."""
     summary = DatasetSummary(dataset)
+    keys: set[str] = set()
     for manifest in iter_manifests(s3, silver_bucket, dataset):
-        summary.objects += 1
+        keys.add(manifest["source"]["key"])  # a split object's chunks are one object
+        summary.objects = len(keys)
         summary.lines_in += manifest["lines_in"]
         summary.rows_out += manifest["rows_out"]
         summary.rows_quarantined += manifest["rows_quarantined"]
@@ -152,6 +154,8 @@ def where(
             "(check the queue and the DLQ)"
         )
         return out
+    if manifest.get("chunk"):
+        return out + _where_chunks(s3, settings.silver_bucket, contract.name, bucket, key, manifest)
     out.append(f"manifest    s3://{settings.silver_bucket}/{index['manifest_key']}")
     out.append(
         f"processed   version {manifest['source']['version_id'] or '-'} at {manifest['processed_at']} "
@@ -178,6 +182,49 @@ def where(
     return out
 
 
+def _where_chunks(
+    s3: Any, silver_bucket: str, dataset: str, bucket: str, key: str, first: dict[str, Any]
+) -> list[str]:
+    """A split object: each chunk's byte range, counts and outputs, then the object's totals.
+
+    A chunk's `_line` counts from the first line that starts in its byte range, so a row or a
+    quarantined line is found in bronze at that range's first line start plus `_line - 1` lines.
+    """
+    count = first["chunk"]["count"]
+    out = [
+        f"processed   version {first['source']['version_id'] or '-'} in {count} chunks "
+        f"(partition dt={first['dt']}); _line counts within each chunk's byte range"
+    ]
+    totals = Counter()
+    landed = 0
+    for index in range(count):
+        record = read_json(s3, silver_bucket, index_key(dataset, part_id(bucket, key, index)))
+        manifest = read_json(s3, silver_bucket, record["manifest_key"]) if record else None
+        if manifest is None or manifest["source"]["version_id"] != first["source"]["version_id"]:
+            out.append(f"chunk {index:<5} not transformed yet (check the queue and the DLQ)")
+            continue
+        landed += 1
+        chunk = manifest["chunk"]
+        totals.update({k: manifest[k] for k in ("lines_in", "rows_out", "rows_quarantined")})
+        out.append(
+            f"chunk {index:<5} bytes {chunk['start']:,}-{chunk['end']:,}: lines in "
+            f"{manifest['lines_in']:,} = rows out {manifest['rows_out']:,} + quarantined "
+            f"{manifest['rows_quarantined']:,}"
+        )
+        for label, out_key in (
+            ("silver", manifest.get("silver_key")),
+            ("quarantine", manifest.get("quarantine_key")),
+        ):
+            if out_key:
+                out.append(f"  {label:<9} s3://{silver_bucket}/{out_key}")
+    state = "done" if landed == count else f"{landed} of {count} chunks landed"
+    out.append(
+        f"counts      lines in {totals['lines_in']:,} = rows out {totals['rows_out']:,} + "
+        f"quarantined {totals['rows_quarantined']:,} over {count} chunks ({state})"
+    )
+    return out
+
+
 def partition_manifests(
     s3: Any, silver_bucket: str, dataset: str, day: str
 ) -> list[dict[str, Any]]:
@@ -190,14 +237,32 @@ def partition_totals(manifests: list[dict[str, Any]]) -> dict[str, Any]:
     by_code: Counter = Counter()
     for m in manifests:
         by_code.update(m.get("quarantine_by_code", {}))
+    # The chunks of a split object are one object of its size.
+    sizes = {m["source"]["key"]: m["source"]["size"] for m in manifests}
     return {
-        "objects": len(manifests),
+        "objects": len(sizes),
         "lines_in": sum(m["lines_in"] for m in manifests),
         "rows_out": sum(m["rows_out"] for m in manifests),
         "rows_quarantined": sum(m["rows_quarantined"] for m in manifests),
-        "bytes_in": sum(m["source"]["size"] for m in manifests),
+        "bytes_in": sum(sizes.values()),
         "quarantine_by_code": dict(sorted(by_code.items())),
     }
+
+
+def complete_objects(manifests: list[dict[str, Any]]) -> set[str]:
+    """The source keys whose outputs are all there: a whole object's manifest, or a manifest
+    for every chunk of a split one."""
+    chunks: dict[str, set[int]] = {}
+    counts: dict[str, int] = {}
+    whole = set()
+    for m in manifests:
+        key, chunk = m["source"]["key"], m.get("chunk")
+        if chunk is None:
+            whole.add(key)
+        else:
+            chunks.setdefault(key, set()).add(chunk["index"])
+            counts[key] = chunk["count"]
+    return whole | {key for key, seen in chunks.items() if seen == set(range(counts[key]))}
 
 
 def read_silver_files(

@@ -17,7 +17,12 @@ from elt_assets.defs.datasets.assets import silver_key
 from elt_assets.defs.partitions import DAILY
 from elt_assets.defs.resources import PipelineResource
 from elt_assets.lib.replay import iter_bronze_objects
-from elt_assets.lib.state import partition_manifests, partition_totals, read_silver_files
+from elt_assets.lib.state import (
+    complete_objects,
+    partition_manifests,
+    partition_totals,
+    read_silver_files,
+)
 from lambda_bridge.contracts import Contract
 from lambda_bridge.keys import manifest_prefix
 
@@ -45,7 +50,8 @@ def conservation_result(
         for m in manifests
         if m.get("silver_key") and silver_rows.get(m["silver_key"]) != m["rows_out"]
     ]
-    processed = {m["source"]["key"] for m in manifests}
+    # A split object counts once, and only when every chunk has landed.
+    processed = complete_objects(manifests)
     missing, in_flight = [], []
     for item in bronze:
         if item["Key"] in processed:
@@ -57,7 +63,7 @@ def conservation_result(
         check_name="conservation",
         passed=not (unbalanced or wrong_files or missing),
         metadata={
-            "objects": len(manifests),
+            "objects": len({m["source"]["key"] for m in manifests}),
             "lines_in": lines_in,
             "rows_out_plus_quarantined": accounted,
             "unbalanced_objects": len(unbalanced),
@@ -158,7 +164,7 @@ def volume_result(
     Blocking and per partition (not a freshness check): the day's gold stays unmade, and the
     report shows which day went empty, not only that the latest data is old.
     """
-    objects = len(manifests)
+    objects = len({m["source"]["key"] for m in manifests})
     silent = objects == 0 and objects_day_before > 0
     passed = not silent or not contract.expect_daily_data
     description = None
