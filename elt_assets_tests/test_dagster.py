@@ -513,3 +513,28 @@ def test_a_dataset_that_stops_arriving_has_a_freshness_policy_that_turns_it_red(
     assert graph.get(silver_key("merchants")).freshness_policy is None
     sensor = defs.get_repository_def().get_sensor_def("gold_and_warehouse_automation")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_silver_can_replay_its_day_through_the_queue_as_run_config(env, defs, instance, runner):
+    from elt_assets.lib.state import partition_manifests
+
+    put(env, f"bronze/shipments/dt={DAY}/q.jsonl", generate("shipments", count=60, seed=21).data)
+    runner.start()
+    runner.drain(timeout=60)
+    s3, bucket = env.client("s3"), env.settings.silver_bucket
+    (hot_path,) = partition_manifests(s3, bucket, "shipments", DAY)
+    job = (
+        defs.get_repository_def()
+        .get_implicit_global_asset_job_def()
+        .get_subset(asset_selection={silver_key("shipments")}, asset_check_selection=set())
+    )
+    config = {"ops": {"silver__shipments": {"config": {"via_queue": True}}}}
+    result = job.execute_in_process(partition_key=DAY, instance=instance, run_config=config)
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    metadata = event.event_specific_data.materialization.metadata
+    assert metadata["objects"].value == 1 and metadata["rows_out"].value == 60
+    # The transform Lambda wrote the day again (not this run), after the run sent its message.
+    (replayed,) = partition_manifests(s3, bucket, "shipments", DAY)
+    assert replayed["writer"] == "transform"
+    assert replayed["processed_at"] > hot_path["processed_at"]

@@ -45,6 +45,19 @@ _QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}
 @click.option(
     "--no-wait", is_flag=True, help="With a Dagster daemon: submit the backfill and return."
 )
+@click.option(
+    "--via-queue",
+    is_flag=True,
+    help="Send the days' objects through the events queue: the transform Lambdas replay them "
+    "in parallel, this waits for their manifests, then runs the days' checks.",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    default=900,
+    show_default=True,
+    help="With --via-queue: seconds to wait for the manifests.",
+)
 @click.option("--verbose", is_flag=True, help="Print Dagster's event log.")
 def replay(
     dataset: str,
@@ -52,6 +65,8 @@ def replay(
     end: dt.date | None,
     no_checks: bool,
     no_wait: bool,
+    via_queue: bool,
+    timeout: int,
     verbose: bool,
 ) -> int:
     """Replay a dataset over a date range (a backfill of silver).
@@ -77,6 +92,9 @@ def replay(
     home = dagster_home()
     out, err = console(), console(stderr=True)
     with dg.DagsterInstance.get() as instance:
+        if via_queue:
+            outcomes = _via_queue(instance, repo, key, days, dataset, not no_checks, timeout, out)
+            return report(out, err, dataset, outcomes)
         daemon = backfill_daemon_running(instance)
         if daemon and not no_checks:
             outcomes = _backfill(instance, repo.asset_graph, key, days, dataset, home, no_wait, out)
@@ -130,6 +148,64 @@ def _in_process(
             outcomes.append(read_outcome(instance, result.run_id, key, day))
             bar.console.print(outcomes[-1].line(dataset))
             bar.advance(task)
+    return outcomes
+
+
+def _via_queue(
+    instance: Any,
+    repo: Any,
+    key: Any,
+    days: list[str],
+    dataset: str,
+    with_checks: bool,
+    timeout: int,
+    out: Any,
+) -> list[DayOutcome]:
+    """Pointer messages for every object (and chunk) of the days on the events queue; the
+    Lambdas do the work, this follows their manifests, then checks each day here."""
+    import boto3
+
+    from elt_assets.lib.replay import finish_partition, send_partition, wait_for_partitions
+    from lambda_bridge.contracts import ContractRegistry
+    from lambda_bridge.exceptions import EltError
+
+    config = settings("bronze_bucket", "silver_bucket", "queue_url")
+    contract = ContractRegistry.load(config.contracts_dir)[dataset]
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    sent = [
+        send_partition(s3, sqs, config.queue_url, contract, config.bronze_bucket, day)
+        for day in days
+    ]
+    total = sum(len(r.expected) for r in sent)
+    out.print(f"sent {total} messages for {len(days)} days of {dataset} to the events queue")
+    with progress(out) as bar:
+        task = bar.add_task(f"manifests of silver/{dataset}", total=total)
+        waiting = wait_for_partitions(
+            s3, config.silver_bucket, dataset, sent, timeout,
+            on_progress=lambda done, _: bar.update(task, completed=done),
+        )  # fmt: skip
+    if waiting:
+        sample = ", ".join(k if c is None else f"{k} chunk {c}" for k, c in waiting[:3])
+        msg = (
+            f"{len(waiting)} of {total} messages got no manifest within {timeout} s (e.g. {sample}): "
+            "see the DLQ (`elt redrive --dry-run`) or the transform's logs"
+        )
+        raise EltError(msg)  # exit 1: the replay did not complete
+    checks = set(repo.asset_graph.get_check_keys_for_assets([key])) if with_checks else set()
+    job = repo.get_job("silver_checks") if checks else None
+    outcomes = []
+    for replay in sent:
+        summary = finish_partition(s3, contract, config.bronze_bucket, config.silver_bucket, replay)
+        outcome = DayOutcome(replay.day, succeeded=True)
+        if job is not None:
+            result = job.get_subset(asset_check_selection=checks).execute_in_process(
+                instance=instance, raise_on_error=False, run_config=_QUIET_RUN_CONFIG,
+                tags={**TAGS, "dagster/partition": replay.day},
+            )  # fmt: skip
+            outcome = read_outcome(instance, result.run_id, key, replay.day)
+        outcome.metadata = summary.metadata()
+        out.print(outcome.line(dataset))
+        outcomes.append(outcome)
     return outcomes
 
 

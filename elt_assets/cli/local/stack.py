@@ -242,6 +242,8 @@ def provision(
         idempotency_table=names.table,
         contracts_dir=contracts_dir,
         landings_queue_url=landings_url,
+        # `ELT_CHUNK_BYTES=... elt local up` splits large objects as a deployment would.
+        chunk_bytes=Settings.from_env().chunk_bytes,
     )
     return Stack(
         endpoint=endpoint,

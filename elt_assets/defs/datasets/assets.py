@@ -5,11 +5,12 @@ from typing import Any
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
+from pydantic import Field
 
 from elt_assets.defs.automation import freshness
 from elt_assets.defs.partitions import DAILY
 from elt_assets.defs.queues.assets import EVENTS_QUEUE
-from elt_assets.defs.resources import PipelineResource
+from elt_assets.defs.resources import PipelineResource, SQSResource
 from elt_assets.lib.replay import iter_bronze_objects, replay_partition
 from elt_assets.lib.state import partition_manifests, partition_totals
 from lambda_bridge.contracts import Contract
@@ -75,6 +76,19 @@ GOLD_SUMMARY_SCHEMA = dg.TableSchema(
 )
 
 
+class ReplayConfig(dg.Config):
+    """How a silver materialization replays its day (the Launchpad's config)."""
+
+    via_queue: bool = Field(
+        default=False,
+        description="Send the day's objects through the events queue, so the transform Lambdas "
+        "replay them in parallel, and wait for their manifests; else they run in this run.",
+    )
+    timeout_seconds: int = Field(
+        default=900, description="With via_queue: how long to wait for the manifests."
+    )
+
+
 def gate_silver(
     context: dg.AssetExecutionContext,
     contract: Contract,
@@ -117,6 +131,32 @@ def gate_silver(
             + "; ".join(failed)
         )
         raise dg.Failure(description=msg, allow_retries=False)
+
+
+def replay_via_queue(
+    context: dg.AssetExecutionContext,
+    contract: Contract,
+    pipeline: PipelineResource,
+    s3: S3Resource,
+    sqs: SQSResource,
+    timeout: float,
+) -> Any:
+    """The day's pointer messages through the events queue; the run waits for the manifests."""
+    from elt_assets.lib.replay import finish_partition, send_partition, wait_for_partitions
+
+    client, day = s3.get_client(), context.partition_key
+    sent = send_partition(
+        client, sqs.get_client(), sqs.queue_url, contract, pipeline.bronze_bucket, day
+    )
+    context.log.info(f"sent {len(sent.expected)} messages for {contract.name} dt={day}")
+    waiting = wait_for_partitions(client, pipeline.silver_bucket, contract.name, [sent], timeout)
+    if waiting:
+        msg = (
+            f"{len(waiting)} of {len(sent.expected)} messages of {contract.name} dt={day} got no "
+            f"manifest within {timeout:.0f} s (first: {waiting[0][0]}): see the DLQ"
+        )
+        raise dg.Failure(description=msg, allow_retries=False)
+    return finish_partition(client, contract, pipeline.bronze_bucket, pipeline.silver_bucket, sent)
 
 
 def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
@@ -166,15 +206,22 @@ def build_assets(contract: Contract) -> list[dg.AssetsDefinition]:
         ),
     )
     def silver(
-        context: dg.AssetExecutionContext, pipeline: PipelineResource, s3: S3Resource
+        context: dg.AssetExecutionContext,
+        config: ReplayConfig,
+        pipeline: PipelineResource,
+        s3: S3Resource,
+        sqs: SQSResource,
     ) -> dg.MaterializeResult:
-        summary = replay_partition(
-            s3.get_client(),
-            contract,
-            pipeline.bronze_bucket,
-            pipeline.silver_bucket,
-            context.partition_key,
-        )
+        if config.via_queue:
+            summary = replay_via_queue(context, contract, pipeline, s3, sqs, config.timeout_seconds)
+        else:
+            summary = replay_partition(
+                s3.get_client(),
+                contract,
+                pipeline.bronze_bucket,
+                pipeline.silver_bucket,
+                context.partition_key,
+            )
         context.log.info(
             f"replayed {summary.objects} objects of {name} dt={summary.day}: {summary.rows_out} rows, "
             f"{summary.rows_quarantined} quarantined {summary.by_code or ''}"
