@@ -14,7 +14,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambda_bridge import __version__
-from lambda_bridge.chunks import DEFAULT_CHUNK_BYTES, Chunk, object_size, plan_chunks, read_chunk
+from lambda_bridge.chunk_reader import object_size, read_chunk
+from lambda_bridge.chunks import DEFAULT_CHUNK_BYTES, Chunk, plan_chunks
 from lambda_bridge.contracts import Contract
 from lambda_bridge.keys import (
     arrival_date,

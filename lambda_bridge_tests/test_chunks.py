@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from elt_assets.lib.state import complete_objects, partition_manifests, partition_totals, summarise
-from lambda_bridge.chunks import Chunk, plan_chunks, read_chunk
+from lambda_bridge.chunk_reader import read_chunk
+from lambda_bridge.chunks import Chunk, plan_chunks
 from lambda_bridge.config import Settings
 from lambda_bridge.idempotency import persistence_layer
 from lambda_bridge.ingest import Ingester
