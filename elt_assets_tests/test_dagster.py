@@ -109,7 +109,8 @@ def test_replay_is_idempotent_and_matches_the_hot_path(env, defs, instance, runn
 
     def listing():
         contents = env.client("s3").list_objects_v2(Bucket=env.settings.silver_bucket)["Contents"]
-        return sorted(o["Key"] for o in contents)
+        # `_events/` is Dagster's record of what it announced after the checks, not data.
+        return sorted(o["Key"] for o in contents if not o["Key"].startswith("_events/"))
 
     after_hot_path = (listing(), silver_rows(env, "shipments"))
 
@@ -538,3 +539,81 @@ def test_silver_can_replay_its_day_through_the_queue_as_run_config(env, defs, in
     (replayed,) = partition_manifests(s3, bucket, "shipments", DAY)
     assert replayed["writer"] == "transform"
     assert replayed["processed_at"] > hot_path["processed_at"]
+
+
+def consumed(env, url: str) -> list[dict]:
+    """What a downstream consumer subscribed to a topic has received (and deletes)."""
+    sqs, out = env.client("sqs"), []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        if not got.get("Messages"):
+            return out
+        for message in got["Messages"]:
+            out.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def checks_only(defs, instance, dataset: str, day: str):
+    """The run the landings sensor requests: every check of one partition, no asset."""
+    job = defs.get_repository_def().get_job("silver_checks")
+    keys = set(
+        defs.get_repository_def().asset_graph.get_check_keys_for_assets([silver_key(dataset)])
+    )
+    return job.get_subset(asset_check_selection=keys).execute_in_process(
+        instance=instance, tags={"dagster/partition": day}, raise_on_error=False
+    )
+
+
+def test_a_partition_that_passes_is_announced_once_per_state(env, defs, instance):
+    put(env, f"bronze/shipments/dt={DAY}/a.jsonl", generate("shipments", count=30, seed=31).data)
+    assert materialize(defs, instance, [silver_key("shipments")]).success
+    (event,) = consumed(env, env.events_consumer_url)
+    assert event["event"] == "partition_ready"
+    assert (event["dataset"], event["dt"], event["rows"], event["objects"]) == (
+        "shipments",
+        DAY,
+        30,
+        1,
+    )
+    assert event["checks"] == dict.fromkeys(sorted(CHECK_NAMES), True)
+    (key,) = event["silver_keys"]
+    assert key.startswith(f"s3://{env.settings.silver_bucket}/silver/shipments/dt={DAY}/part-")
+    # The same checks again, nothing changed: consumers hear nothing new.
+    assert checks_only(defs, instance, "shipments", DAY).success
+    assert consumed(env, env.events_consumer_url) == []
+    # A new file for the day: the next passing run announces the new state.
+    put(env, f"bronze/shipments/dt={DAY}/b.jsonl", generate("shipments", count=12, seed=32).data)
+    assert materialize(defs, instance, [silver_key("shipments")]).success
+    (again,) = consumed(env, env.events_consumer_url)
+    assert (again["rows"], again["objects"], len(again["silver_keys"])) == (42, 2, 2)
+
+
+def test_a_failed_gate_alerts_once_and_announces_nothing(env, defs, instance):
+    good = generate("shipments", count=20, seed=33).data.splitlines()
+    record = json.loads(good[0])
+    record["weight_kg"] = -1.0  # outside the contract's expectation
+    put(
+        env,
+        f"bronze/shipments/dt={DAY}/neg.jsonl",
+        b"\n".join([json.dumps(record).encode(), *good[1:]]),
+    )
+    assert materialize(defs, instance, [silver_key("shipments")], checks=False).success
+    gate = defs.get_repository_def().get_job("quality_gate")
+    result = gate.execute_in_process(partition_key=DAY, instance=instance, raise_on_error=False)
+    assert not result.success
+    # The other datasets passed, but had no data that day: nothing is announced at all.
+    assert consumed(env, env.events_consumer_url) == []
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+    sensor = defs.get_repository_def().get_sensor_def("report_after_gate_failure")
+    for _ in range(2):  # a tick evaluated twice (a daemon restart) alerts once
+        context = dg.build_run_status_sensor_context(
+            sensor_name=sensor.name, dagster_event=failure, dagster_instance=instance,
+            dagster_run=result.dagster_run, resources=defs.resources,
+        )  # fmt: skip
+        request = sensor(context)
+        assert request.partition_key == DAY  # the report still follows
+    (alert,) = consumed(env, env.alerts_consumer_url)
+    assert alert["event"] == "quality_gate_failed" and alert["dt"] == DAY
+    assert {"dataset": "shipments", "check": "expectations"} in [
+        {k: f[k] for k in ("dataset", "check")} for f in alert["failed"]
+    ]

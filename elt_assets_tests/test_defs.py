@@ -49,7 +49,7 @@ EXPECTED_SENSORS = [
     "report_after_gate_success",
 ]
 EXPECTED_SCHEDULES = ["daily_quality_gate"]
-EXPECTED_RESOURCES = ["cloudwatch", "pipeline", "s3", "sqs", "warehouse"]
+EXPECTED_RESOURCES = ["cloudwatch", "pipeline", "s3", "sns", "sqs", "warehouse"]
 
 
 @pytest.fixture(scope="module")

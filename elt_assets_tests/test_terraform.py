@@ -46,6 +46,8 @@ CALL_ACTIONS = {
     },
     "sqs": {
         "send_message": {"sqs:SendMessage"},
+        # Ingest sends a split object's chunk messages ten at a time: the same permission.
+        "send_message_batch": {"sqs:SendMessage"},
         "receive_message": {"sqs:ReceiveMessage"},
         "delete_message": {"sqs:DeleteMessage"},
         "get_queue_attributes": {"sqs:GetQueueAttributes"},
@@ -673,6 +675,8 @@ def test_dagster_policy_covers_the_control_plane():
         "dynamodb:GetItem": {"${var.idempotency_table_arn}"},
         # The queue_depth sensor: the oldest message's age lives only in CloudWatch.
         "cloudwatch:GetMetricStatistics": {"*"},
+        # partition_ready events and gate alerts, on exactly their two topics.
+        "sns:Publish": {"${var.events_topic_arn}", "${var.alerts_topic_arn}"},
     }
     landings = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
     for action in landings:
@@ -1079,3 +1083,30 @@ def test_gold_tables_read_the_models_parquet_by_day():
     # dt is the partition key, read from the path: a column of that name would clash.
     for name, columns in variable_values(DEV)["gold_tables"].items():
         assert "dt" not in [c["name"] for c in columns], name
+
+
+def test_partition_ready_events_go_to_an_encrypted_topic_with_an_example_consumer():
+    topic = resources(module_dir("events"))["aws_sns_topic.this"]
+    assert topic["kms_master_key_id"] == "${var.kms_key_arn}"
+    assert module_call("events")["kms_key_arn"] == "${module.kms.key_arn}"
+    subscription = resources(module_dir("events"))["aws_sns_topic_subscription.consumer"]
+    assert subscription["protocol"] == "sqs" and subscription["raw_message_delivery"] is True
+    queue = resources(module_dir("events"))["aws_sqs_queue.consumer"]
+    assert queue["sqs_managed_sse_enabled"] is True
+    policy = resources(module_dir("events"), "data")["aws_iam_policy_document.consumer"]
+    (statement,) = policy["statement"]
+    assert statement["actions"] == ["sqs:SendMessage"]
+    (condition,) = statement["condition"]
+    assert condition["values"] == ["${aws_sns_topic.this.arn}"]  # only this topic may send
+
+
+def test_the_topics_dagster_publishes_to_are_the_outputs_its_code_reads():
+    outputs = blocks(DEV, "output")
+    assert outputs["ELT_EVENTS_TOPIC_ARN"]["value"] == "${module.events.topic_arn}"
+    # Failed gates alert the topic the CloudWatch alarms already notify.
+    assert outputs["ELT_ALERTS_TOPIC_ARN"]["value"] == "${module.observability.topic_arn}"
+    call = module_call("dagster_iam")
+    assert call["events_topic_arn"] == "${module.events.topic_arn}"
+    assert call["alerts_topic_arn"] == "${module.observability.topic_arn}"
+    assert config.ENV_EVENTS_TOPIC_ARN == "ELT_EVENTS_TOPIC_ARN"
+    assert config.ENV_ALERTS_TOPIC_ARN == "ELT_ALERTS_TOPIC_ARN"

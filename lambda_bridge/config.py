@@ -16,6 +16,10 @@ ENV_IDEMPOTENCY_TABLE = "ELT_IDEMPOTENCY_TABLE"
 ENV_CONTRACTS_DIR = "ELT_CONTRACTS_DIR"
 # Optional: S3 notifications of new manifests, for the Dagster landings sensor.
 ENV_LANDINGS_QUEUE_URL = "ELT_LANDINGS_QUEUE_URL"
+# Optional: SNS topics Dagster publishes to: `partition_ready` events for downstream consumers,
+# and quality-gate alerts (DESIGN §11).
+ENV_EVENTS_TOPIC_ARN = "ELT_EVENTS_TOPIC_ARN"
+ENV_ALERTS_TOPIC_ARN = "ELT_ALERTS_TOPIC_ARN"
 # Optional: the largest object (decompressed) the transform reads into memory.
 ENV_MAX_OBJECT_BYTES = "ELT_MAX_OBJECT_BYTES"
 # Optional: objects larger than this are split into byte ranges of this size (DESIGN §12).
@@ -35,6 +39,8 @@ ALL_ENV_VARS = (
     ENV_IDEMPOTENCY_TABLE,
     ENV_CONTRACTS_DIR,
     ENV_LANDINGS_QUEUE_URL,
+    ENV_EVENTS_TOPIC_ARN,
+    ENV_ALERTS_TOPIC_ARN,
 )  # where things are; ELT_MAX_OBJECT_BYTES is a limit, not a place, and has a default
 
 
@@ -50,6 +56,8 @@ class Settings:
         idempotency_table: DynamoDB table of the ingest idempotency records.
         contracts_dir: Folder of dataset contracts, or None for the packaged ones.
         landings_queue_url: Queue of silver-bucket notifications for new manifests (optional).
+        events_topic_arn: SNS topic of `partition_ready` events (optional: none published).
+        alerts_topic_arn: SNS topic of quality-gate alerts (optional: none published).
         max_object_bytes: The largest object (decompressed) the transform reads into memory;
             larger ones are quarantined whole as `too_large`. None: no limit.
         chunk_bytes: Objects larger than this that can be split (uncompressed JSONL) are
@@ -63,6 +71,8 @@ class Settings:
     idempotency_table: str = ""
     contracts_dir: Path | None = None
     landings_queue_url: str = ""
+    events_topic_arn: str = ""
+    alerts_topic_arn: str = ""
     max_object_bytes: int | None = None
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
 
@@ -78,6 +88,8 @@ class Settings:
             idempotency_table=env.get(ENV_IDEMPOTENCY_TABLE, ""),
             contracts_dir=Path(contracts_dir) if contracts_dir else None,
             landings_queue_url=env.get(ENV_LANDINGS_QUEUE_URL, ""),
+            events_topic_arn=env.get(ENV_EVENTS_TOPIC_ARN, ""),
+            alerts_topic_arn=env.get(ENV_ALERTS_TOPIC_ARN, ""),
             max_object_bytes=_max_object_bytes(env),
             chunk_bytes=_positive_bytes(env, ENV_CHUNK_BYTES) or DEFAULT_CHUNK_BYTES,
         )
@@ -91,6 +103,8 @@ class Settings:
             "dlq_url": ENV_DLQ_URL,
             "idempotency_table": ENV_IDEMPOTENCY_TABLE,
             "landings_queue_url": ENV_LANDINGS_QUEUE_URL,
+            "events_topic_arn": ENV_EVENTS_TOPIC_ARN,
+            "alerts_topic_arn": ENV_ALERTS_TOPIC_ARN,
         }
         missing = [names[f] for f in fields if not getattr(self, f)]
         if missing:
@@ -111,6 +125,10 @@ class Settings:
             env[ENV_CONTRACTS_DIR] = str(self.contracts_dir)
         if self.landings_queue_url:
             env[ENV_LANDINGS_QUEUE_URL] = self.landings_queue_url
+        if self.events_topic_arn:
+            env[ENV_EVENTS_TOPIC_ARN] = self.events_topic_arn
+        if self.alerts_topic_arn:
+            env[ENV_ALERTS_TOPIC_ARN] = self.alerts_topic_arn
         if self.max_object_bytes is not None:
             env[ENV_MAX_OBJECT_BYTES] = str(self.max_object_bytes)
         if self.chunk_bytes != DEFAULT_CHUNK_BYTES:

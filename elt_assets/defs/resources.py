@@ -66,6 +66,24 @@ class SQSResource(_AwsClient):
         return self.landings_queue_url or Settings.from_env().landings_queue_url
 
 
+class SNSResource(_AwsClient):
+    """The topics Dagster publishes to; both optional (unset: nothing is published)."""
+
+    events_topic_arn: str | None = None
+    alerts_topic_arn: str | None = None
+
+    def get_client(self) -> Any:
+        return self._client("sns")
+
+    def events_topic(self) -> str:
+        """`ELT_EVENTS_TOPIC_ARN`, read when a check runs (not an EnvVar: it may be unset)."""
+        return self.events_topic_arn or Settings.from_env().events_topic_arn
+
+    def alerts_topic(self) -> str:
+        """`ELT_ALERTS_TOPIC_ARN`, read when a gate fails."""
+        return self.alerts_topic_arn or Settings.from_env().alerts_topic_arn
+
+
 class CloudWatchResource(_AwsClient):
     """CloudWatch metrics: SQS tells a queue's oldest message age only there."""
 
@@ -111,6 +129,7 @@ def defs() -> dg.Definitions:
                 dlq_url=dg.EnvVar("ELT_DLQ_URL"),
             ),
             "cloudwatch": CloudWatchResource(),
+            "sns": SNSResource(),
             "warehouse": WarehouseResource(),
         }
     )

@@ -68,6 +68,19 @@ class ResourceNames:
         return f"{self.prefix}-landings"
 
     @property
+    def events_topic(self) -> str:
+        """`partition_ready` events for downstream consumers."""
+        return f"{self.prefix}-partition-events"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.prefix}-alerts"
+
+    def consumer_queue(self, topic: str) -> str:
+        """The example subscriber of a topic, a queue a consumer (or a test) reads."""
+        return f"{topic}-consumer"
+
+    @property
     def table(self) -> str:
         return f"{self.prefix}-idempotency"
 
@@ -82,6 +95,9 @@ class Stack:
     names: ResourceNames
     notifications_queue_url: str
     ingest_failures_queue_url: str
+    # The queues subscribed to the events and alerts topics, as a downstream consumer reads them.
+    events_consumer_url: str = ""
+    alerts_consumer_url: str = ""
     server: Any = None
     warehouse: Any = None  # a LocalPostgres when the stack runs one
     _clients: dict[str, Any] = field(default_factory=dict)
@@ -234,6 +250,19 @@ def provision(
         TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTR},
     )
 
+    sns = make_client("sns", endpoint, region)
+    topics, consumers = {}, {}
+    for topic in (names.events_topic, names.alerts_topic):
+        topics[topic] = sns.create_topic(Name=topic)["TopicArn"]
+        consumers[topic] = sqs.create_queue(QueueName=names.consumer_queue(topic))["QueueUrl"]
+        sns.subscribe(
+            TopicArn=topics[topic],
+            Protocol="sqs",
+            Endpoint=_queue_arn(sqs, consumers[topic]),
+            # The consumer reads the event itself, not SNS's envelope around it.
+            Attributes={"RawMessageDelivery": "true"},
+        )
+
     settings = Settings(
         bronze_bucket=names.bronze_bucket,
         silver_bucket=names.silver_bucket,
@@ -242,6 +271,8 @@ def provision(
         idempotency_table=names.table,
         contracts_dir=contracts_dir,
         landings_queue_url=landings_url,
+        events_topic_arn=topics[names.events_topic],
+        alerts_topic_arn=topics[names.alerts_topic],
         # `ELT_CHUNK_BYTES=... elt local up` splits large objects as a deployment would.
         chunk_bytes=Settings.from_env().chunk_bytes,
     )
@@ -252,6 +283,8 @@ def provision(
         names=names,
         notifications_queue_url=notifications_url,
         ingest_failures_queue_url=failures_url,
+        events_consumer_url=consumers[names.events_topic],
+        alerts_consumer_url=consumers[names.alerts_topic],
     )
 
 

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
+from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
 
 from elt_assets.defs.datasets.assets import silver_key
 from elt_assets.defs.partitions import DAILY
-from elt_assets.defs.resources import PipelineResource
+from elt_assets.defs.resources import PipelineResource, SNSResource
 from elt_assets.lib.replay import iter_bronze_objects
 from elt_assets.lib.state import (
     complete_objects,
@@ -194,10 +195,16 @@ def _objects_on(s3: Any, silver_bucket: str, dataset: str, day: str) -> int:
 
 
 def evaluate(
-    contract: Contract, pipeline: PipelineResource, client: Any, day: str, selected: set[str]
+    contract: Contract,
+    pipeline: PipelineResource,
+    client: Any,
+    day: str,
+    selected: set[str],
+    manifests: list[dict[str, Any]] | None = None,
 ) -> Iterator[dg.AssetCheckResult]:
     """The `selected` silver checks of one partition, reading its files once."""
-    manifests = partition_manifests(client, pipeline.silver_bucket, contract.name, day)
+    if manifests is None:
+        manifests = partition_manifests(client, pipeline.silver_bucket, contract.name, day)
     needs_files = selected & {"conservation", "schema", "expectations"}
     files = read_silver_files(client, pipeline.silver_bucket, manifests) if needs_files else []
     if "conservation" in selected:
@@ -214,6 +221,41 @@ def evaluate(
         before = (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
         objects_before = _objects_on(client, pipeline.silver_bucket, contract.name, before)
         yield volume_result(contract, manifests, objects_before)
+
+
+def announce(
+    context: Any,
+    contract: Contract,
+    pipeline: PipelineResource,
+    client: Any,
+    sns: SNSResource,
+    day: str,
+    manifests: list[dict[str, Any]],
+    results: list[dg.AssetCheckResult],
+) -> None:
+    """`partition_ready` on the events topic when every blocking check of a day with data ran
+    and passed (a run of some checks only says nothing); once per state of the partition."""
+    from elt_assets.lib.events import partition_ready_event, publish_partition_ready
+
+    topic = sns.events_topic()
+    outcomes = {str(r.check_name): r.passed for r in results}
+    if not topic or set(outcomes) != set(CHECK_NAMES) or not all(outcomes.values()):
+        return
+    if not manifests:
+        return  # a day nothing arrived is not news (the volume check says when it should be)
+    event = partition_ready_event(
+        contract.name, day, manifests, outcomes, context.run.run_id, pipeline.silver_bucket
+    )
+    try:
+        sent = publish_partition_ready(
+            sns.get_client(), client, topic, pipeline.silver_bucket, event, manifests
+        )
+    except (ClientError, BotoCoreError) as exc:
+        # The checks stand; the state is not recorded, so the next passing run publishes.
+        context.log.warning(f"partition_ready for {contract.name} dt={day} not published: {exc}")
+        return
+    if sent:
+        context.log.info(f"published partition_ready for {contract.name} dt={day}")
 
 
 def build_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
@@ -241,9 +283,16 @@ def build_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         description=f"The silver checks of {contract.name}: the partition's files are read once.",
     )
     def silver_checks(
-        context: dg.AssetCheckExecutionContext, pipeline: PipelineResource, s3: S3Resource
+        context: dg.AssetCheckExecutionContext,
+        pipeline: PipelineResource,
+        s3: S3Resource,
+        sns: SNSResource,
     ) -> Iterator[dg.AssetCheckResult]:
         selected = {key.name for key in context.selected_asset_check_keys}
-        yield from evaluate(contract, pipeline, s3.get_client(), context.partition_key, selected)
+        client, day = s3.get_client(), context.partition_key
+        manifests = partition_manifests(client, pipeline.silver_bucket, contract.name, day)
+        results = list(evaluate(contract, pipeline, client, day, selected, manifests))
+        yield from results
+        announce(context, contract, pipeline, client, sns, day, manifests, results)
 
     return [silver_checks]

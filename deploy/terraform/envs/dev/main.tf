@@ -271,6 +271,14 @@ module "observability" {
   alarm_email_addresses                = var.alarm_email_addresses
 }
 
+module "events" {
+  source = "../../modules/events"
+
+  name             = "${var.name_prefix}-partition-events"
+  kms_key_arn      = module.kms.key_arn
+  example_consumer = var.events_example_consumer
+}
+
 module "dagster_iam" {
   source = "../../modules/dagster_iam"
 
@@ -283,6 +291,8 @@ module "dagster_iam" {
   idempotency_table_arn = module.idempotency.table_arn
   kms_key_arn           = module.kms.key_arn
   warehouse_secret_arn  = one(module.warehouse[*].master_secret_arn)
+  events_topic_arn      = module.events.topic_arn
+  alerts_topic_arn      = module.observability.topic_arn
 }
 
 # The VPC, its private subnets and the Dagster tasks' security group are not managed by this

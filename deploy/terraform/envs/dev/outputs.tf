@@ -37,6 +37,21 @@ output "ELT_LANDINGS_QUEUE_URL" {
 
 # The warehouse (DESIGN §10), null when warehouse_enabled is false. The URL carries no
 # password: the Dagster side reads it from the secret.
+output "ELT_EVENTS_TOPIC_ARN" {
+  description = "SNS topic of partition_ready events, which Dagster publishes when a partition passes its checks."
+  value       = module.events.topic_arn
+}
+
+output "ELT_ALERTS_TOPIC_ARN" {
+  description = "SNS topic of alerts: the CloudWatch alarms and failed quality gates."
+  value       = module.observability.topic_arn
+}
+
+output "events_consumer_queue_url" {
+  description = "The example queue subscribed to the partition_ready topic."
+  value       = module.events.consumer_queue_url
+}
+
 output "ELT_WAREHOUSE_URL" {
   description = "postgresql:// URL of the warehouse database, with the master user name and no password."
   value       = one([for w in module.warehouse : "postgresql://${w.master_username}@${w.endpoint}:${w.port}/${w.db_name}?sslmode=require"])

@@ -246,3 +246,9 @@ variable "warehouse_skip_final_snapshot" {
   description = "Delete the warehouse without a final snapshot."
   default     = false
 }
+
+variable "events_example_consumer" {
+  type        = bool
+  description = "Subscribe an example SQS queue to the partition_ready topic."
+  default     = true
+}

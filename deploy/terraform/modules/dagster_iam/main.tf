@@ -1,7 +1,8 @@
 # What the Dagster control plane does against the deployed pipeline: sense and replay bronze,
 # read and write silver (replays, checks, gold), watch the queues, redrive the DLQ, consume the
-# landings queue, look up idempotency records (`elt where`), and read the warehouse's master
-# credentials (DESIGN §10) when there is a warehouse.
+# landings queue, look up idempotency records (`elt where`), publish partition_ready events and
+# gate alerts (DESIGN §11), and read the warehouse's master credentials (DESIGN §10) when there
+# is a warehouse.
 data "aws_region" "current" {}
 
 data "aws_iam_policy_document" "this" {
@@ -72,6 +73,7 @@ data "aws_iam_policy_document" "this" {
     resources = [var.dlq_arn]
   }
 
+  # Also what `elt replay --via-queue` and the silver asset's via_queue config send.
   statement {
     sid       = "RedriveToQueue"
     effect    = "Allow"
@@ -91,6 +93,14 @@ data "aws_iam_policy_document" "this" {
     effect    = "Allow"
     actions   = ["dynamodb:GetItem"]
     resources = [var.idempotency_table_arn]
+  }
+
+  # partition_ready when a partition passes its checks; an alert when the quality gate fails.
+  statement {
+    sid       = "PublishEvents"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [var.events_topic_arn, var.alerts_topic_arn]
   }
 
   statement {

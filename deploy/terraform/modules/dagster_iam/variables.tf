@@ -44,6 +44,16 @@ variable "warehouse_secret_arn" {
   default     = null
 }
 
+variable "events_topic_arn" {
+  type        = string
+  description = "ARN of the partition_ready topic (ELT_EVENTS_TOPIC_ARN)."
+}
+
+variable "alerts_topic_arn" {
+  type        = string
+  description = "ARN of the alerts topic (ELT_ALERTS_TOPIC_ARN)."
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags for the policy."
