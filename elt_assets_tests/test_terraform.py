@@ -1110,3 +1110,68 @@ def test_the_topics_dagster_publishes_to_are_the_outputs_its_code_reads():
     assert call["alerts_topic_arn"] == "${module.observability.topic_arn}"
     assert config.ENV_EVENTS_TOPIC_ARN == "ELT_EVENTS_TOPIC_ARN"
     assert config.ENV_ALERTS_TOPIC_ARN == "ELT_ALERTS_TOPIC_ARN"
+
+
+def test_firehose_delivers_each_stream_where_the_hot_path_reads_it():
+    from lambda_bridge.contracts import ContractRegistry
+    from lambda_bridge.keys import dt_from_key, format_of_key
+
+    registry = ContractRegistry.load()
+    streamed = blocks(DEV, "variable")["stream_datasets"]["default"]
+    assert streamed and all(d in registry for d in streamed)
+    local_ = blocks(module_dir("stream"), "locals")
+    firehose = resources(module_dir("stream"))["aws_kinesis_firehose_delivery_stream.this"]
+    (s3,) = firehose["extended_s3_configuration"]
+    assert s3["prefix"] == "${local.prefix}"
+    assert local_["prefix"] == "bronze/${var.dataset}/dt=!{timestamp:yyyy-MM-dd}/"
+    for dataset in streamed:
+        # An object Firehose would write: the contract's prefix, a dt= segment, gzip JSONL.
+        key = (
+            local_["prefix"]
+            .replace("${var.dataset}", dataset)
+            .replace("!{timestamp:yyyy-MM-dd}", "2026-01-05")
+            + "elt-dev-stream-1-2026-01-05-00-00-00-uuid"
+            + s3["file_extension"]
+        )
+        assert registry.for_key(key).name == dataset
+        assert dt_from_key(key) == "2026-01-05" and format_of_key(key) == "jsonl"
+    assert s3["compression_format"] == "GZIP" and s3["file_extension"].endswith(".gz")
+    # Undeliverable records land outside bronze/, which the bronze notification watches.
+    assert not local_["error_prefix"].startswith("bronze/")
+    assert s3["error_output_prefix"] == "${local.error_prefix}"
+    assert s3["kms_key_arn"] == "${var.kms_key_arn}"
+    call = module_call("stream")
+    assert call["for_each"] == "${toset(var.stream_datasets)}"
+    assert call["buffering_size_mb"] == "${var.stream_buffering_size_mb}"
+    assert call["buffering_interval_seconds"] == "${var.stream_buffering_interval_seconds}"
+
+
+def test_the_stream_is_encrypted_and_firehose_reads_only_it():
+    stream = resources(module_dir("stream"))["aws_kinesis_stream.this"]
+    assert stream["encryption_type"] == "KMS" and stream["kms_key_id"] == "${var.kms_key_arn}"
+    policy = resources(module_dir("stream"), "data")["aws_iam_policy_document.firehose"]
+    grants = allowed(policy["statement"])
+    kinesis = {a for a in grants if a.startswith("kinesis:")}
+    assert kinesis == {"kinesis:DescribeStream", "kinesis:GetRecords", "kinesis:GetShardIterator",
+                       "kinesis:ListShards"}  # fmt: skip
+    assert all(grants[a] == {"${aws_kinesis_stream.this.arn}"} for a in kinesis)
+    assert grants["s3:PutObject"] == {
+        "${var.bronze_bucket_arn}/bronze/${var.dataset}/*",
+        "${var.bronze_bucket_arn}/${var.error_prefix_root}${var.dataset}/*",
+    }
+    assert module_call("kms")["log_group_prefixes"][-1] == (
+        "/aws/kinesisfirehose/${var.name_prefix}-"
+    )
+
+
+def test_the_streams_output_names_what_elt_stream_put_reads():
+    from elt_assets.cli.local.firehose import stream_name
+
+    outputs = blocks(DEV, "output")
+    assert outputs["ELT_STREAMS"]["value"] == (
+        '${join(",", [for dataset, s in module.stream : "${dataset}=${s.stream_name}"])}'
+    )
+    assert module_call("stream")["name"] == "${var.name_prefix}-${each.key}-stream"
+    # The embedded stack names its streams the same way.
+    assert stream_name("elt-dev", "tracking_events") == "elt-dev-tracking_events-stream"
+    assert config.Settings(streams="a=s1,b=s2").stream_names() == {"a": "s1", "b": "s2"}

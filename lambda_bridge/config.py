@@ -20,6 +20,8 @@ ENV_LANDINGS_QUEUE_URL = "ELT_LANDINGS_QUEUE_URL"
 # and quality-gate alerts (DESIGN §11).
 ENV_EVENTS_TOPIC_ARN = "ELT_EVENTS_TOPIC_ARN"
 ENV_ALERTS_TOPIC_ARN = "ELT_ALERTS_TOPIC_ARN"
+# Optional: the Kinesis streams producers put records on, `dataset=stream,...` (DESIGN §11).
+ENV_STREAMS = "ELT_STREAMS"
 # Optional: the largest object (decompressed) the transform reads into memory.
 ENV_MAX_OBJECT_BYTES = "ELT_MAX_OBJECT_BYTES"
 # Optional: objects larger than this are split into byte ranges of this size (DESIGN §12).
@@ -41,6 +43,7 @@ ALL_ENV_VARS = (
     ENV_LANDINGS_QUEUE_URL,
     ENV_EVENTS_TOPIC_ARN,
     ENV_ALERTS_TOPIC_ARN,
+    ENV_STREAMS,
 )  # where things are; ELT_MAX_OBJECT_BYTES is a limit, not a place, and has a default
 
 
@@ -58,6 +61,7 @@ class Settings:
         landings_queue_url: Queue of silver-bucket notifications for new manifests (optional).
         events_topic_arn: SNS topic of `partition_ready` events (optional: none published).
         alerts_topic_arn: SNS topic of quality-gate alerts (optional: none published).
+        streams: Kinesis streams by dataset, as `dataset=stream,...` (optional).
         max_object_bytes: The largest object (decompressed) the transform reads into memory;
             larger ones are quarantined whole as `too_large`. None: no limit.
         chunk_bytes: Objects larger than this that can be split (uncompressed JSONL) are
@@ -73,6 +77,7 @@ class Settings:
     landings_queue_url: str = ""
     events_topic_arn: str = ""
     alerts_topic_arn: str = ""
+    streams: str = ""
     max_object_bytes: int | None = None
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
 
@@ -90,9 +95,15 @@ class Settings:
             landings_queue_url=env.get(ENV_LANDINGS_QUEUE_URL, ""),
             events_topic_arn=env.get(ENV_EVENTS_TOPIC_ARN, ""),
             alerts_topic_arn=env.get(ENV_ALERTS_TOPIC_ARN, ""),
+            streams=env.get(ENV_STREAMS, ""),
             max_object_bytes=_max_object_bytes(env),
             chunk_bytes=_positive_bytes(env, ENV_CHUNK_BYTES) or DEFAULT_CHUNK_BYTES,
         )
+
+    def stream_names(self) -> dict[str, str]:
+        """The Kinesis stream of each streamed dataset."""
+        pairs = (item.split("=", 1) for item in self.streams.split(",") if "=" in item)
+        return {dataset.strip(): name.strip() for dataset, name in pairs}
 
     def require(self, *fields: str) -> "Settings":
         """Fail with one clear sentence if any named field is empty."""
@@ -105,6 +116,7 @@ class Settings:
             "landings_queue_url": ENV_LANDINGS_QUEUE_URL,
             "events_topic_arn": ENV_EVENTS_TOPIC_ARN,
             "alerts_topic_arn": ENV_ALERTS_TOPIC_ARN,
+            "streams": ENV_STREAMS,
         }
         missing = [names[f] for f in fields if not getattr(self, f)]
         if missing:
@@ -129,6 +141,8 @@ class Settings:
             env[ENV_EVENTS_TOPIC_ARN] = self.events_topic_arn
         if self.alerts_topic_arn:
             env[ENV_ALERTS_TOPIC_ARN] = self.alerts_topic_arn
+        if self.streams:
+            env[ENV_STREAMS] = self.streams
         if self.max_object_bytes is not None:
             env[ENV_MAX_OBJECT_BYTES] = str(self.max_object_bytes)
         if self.chunk_bytes != DEFAULT_CHUNK_BYTES:

@@ -17,12 +17,13 @@ from elt_assets.cli.data import gen_events, scaffold
 from elt_assets.cli.ops import redrive, status, where
 from elt_assets.cli.replay import replay
 from elt_assets.cli.stack_commands import demo, dev, local
+from elt_assets.cli.stream import stream
 from elt_assets.cli.warehouse import sql
 from lambda_bridge.exceptions import EltError
 
 # Commands that act on a stack somebody else runs, so they look for its env file; the others
 # start their own stack or touch only local files.
-_USE_A_RUNNING_STACK = frozenset({"replay", "redrive", "status", "where", "sql"})
+_USE_A_RUNNING_STACK = frozenset({"replay", "redrive", "status", "where", "sql", "stream"})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -40,7 +41,19 @@ def cli(ctx: click.Context, env_file: Path | None) -> None:
         use_env_file(env_file)
 
 
-for command in (demo, local, dev, gen_events, where, scaffold, replay, redrive, status, sql):
+for command in (
+    demo,
+    local,
+    dev,
+    gen_events,
+    where,
+    scaffold,
+    replay,
+    redrive,
+    status,
+    sql,
+    stream,
+):
     cli.add_command(command)
 
 

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from elt_assets.cli.local.firehose import FirehoseEmulator
 from elt_assets.cli.local.stack import Stack
 from elt_assets.lib.queues import delete_messages
 from lambda_bridge.contracts import ContractRegistry
@@ -28,6 +29,7 @@ from lambda_bridge.transform import make_handler as make_transform_handler
 
 log = logging.getLogger(__name__)
 
+FIREHOSE_POLL_SECONDS = 0.5
 INGEST_MAX_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries
 
 
@@ -102,6 +104,16 @@ class LambdaRunner:
         self.transform = make_transform_handler(
             Transformer(stack.settings, registry, s3_client or self.s3)
         )
+        # Firehose, for the streams the stack has: Kinesis records become bronze objects.
+        streams = stack.settings.stream_names()
+        self.firehose = (
+            FirehoseEmulator(
+                stack.client("kinesis"), self.s3, stack.settings.bronze_bucket, streams
+            )
+            if streams
+            else None
+        )
+        self._firehose_due = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -109,7 +121,14 @@ class LambdaRunner:
 
     def run_once(self) -> int:
         """Deliver what is waiting now; return how many messages were handled."""
-        return self._deliver_notifications() + self._deliver_batch()
+        return self._deliver_stream() + self._deliver_notifications() + self._deliver_batch()
+
+    def _deliver_stream(self) -> int:
+        """Firehose's part, at most twice a second (reading a stream is several requests)."""
+        if self.firehose is None or time.monotonic() < self._firehose_due:
+            return 0
+        self._firehose_due = time.monotonic() + FIREHOSE_POLL_SECONDS
+        return self.firehose.poll()
 
     def _deliver_notifications(self) -> int:
         url = self.stack.notifications_queue_url
@@ -209,8 +228,9 @@ class LambdaRunner:
     # -- running -----------------------------------------------------------------------------
 
     def pending(self) -> int:
-        """Messages visible or in flight on the notification and events queues."""
-        total = 0
+        """Records Firehose holds, and messages visible or in flight on the notification and
+        events queues."""
+        total = self.firehose.pending() if self.firehose is not None else 0
         for url in (self.stack.notifications_queue_url, self.stack.settings.queue_url):
             attrs = self.sqs.get_queue_attributes(
                 QueueUrl=url,
@@ -231,8 +251,10 @@ class LambdaRunner:
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            # With the background thread running, only wait; otherwise deliver here.
-            handled = self.run_once() if self._thread is None else 0
+            # With the background thread running, only wait; otherwise deliver here. Records on
+            # a stream count only once read, so they are read here either way.
+            handled = self.firehose.poll() if self.firehose is not None else 0
+            handled += self.run_once() if self._thread is None else 0
             if not handled and self.pending() == 0:
                 # moto reads its clock once per count, so a message turning visible between the
                 # "visible" and "in flight" counts is in neither: confirm the zero a moment later.

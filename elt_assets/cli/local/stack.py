@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 
+from elt_assets.cli.local.firehose import STREAM_DATASETS, stream_name, streams_setting
 from lambda_bridge.config import Settings
 from lambda_bridge.idempotency import IDEMPOTENCY_KEY_ATTR, IDEMPOTENCY_TTL_ATTR
 from lambda_bridge.keys import MANIFESTS_ROOT
@@ -263,6 +264,12 @@ def provision(
             Attributes={"RawMessageDelivery": "true"},
         )
 
+    kinesis = make_client("kinesis", endpoint, region)
+    streams = {}
+    for dataset in STREAM_DATASETS:
+        streams[dataset] = stream_name(names.prefix, dataset)
+        kinesis.create_stream(StreamName=streams[dataset], ShardCount=1)
+
     settings = Settings(
         bronze_bucket=names.bronze_bucket,
         silver_bucket=names.silver_bucket,
@@ -273,6 +280,7 @@ def provision(
         landings_queue_url=landings_url,
         events_topic_arn=topics[names.events_topic],
         alerts_topic_arn=topics[names.alerts_topic],
+        streams=streams_setting(streams),
         # `ELT_CHUNK_BYTES=... elt local up` splits large objects as a deployment would.
         chunk_bytes=Settings.from_env().chunk_bytes,
     )

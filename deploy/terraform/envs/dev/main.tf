@@ -142,6 +142,7 @@ module "kms" {
   log_group_prefixes = [
     "/aws/lambda/${var.name_prefix}-",
     "/aws/rds/instance/${local.warehouse_identifier}/",
+    "/aws/kinesisfirehose/${var.name_prefix}-",
   ]
 }
 
@@ -269,6 +270,18 @@ module "observability" {
   function_names                       = local.function_names
   oldest_message_age_threshold_seconds = var.oldest_message_age_threshold_seconds
   alarm_email_addresses                = var.alarm_email_addresses
+}
+
+module "stream" {
+  source   = "../../modules/stream"
+  for_each = toset(var.stream_datasets)
+
+  name                       = "${var.name_prefix}-${each.key}-stream"
+  dataset                    = each.key
+  bronze_bucket_arn          = module.storage.bronze_bucket_arn
+  kms_key_arn                = module.kms.key_arn
+  buffering_size_mb          = var.stream_buffering_size_mb
+  buffering_interval_seconds = var.stream_buffering_interval_seconds
 }
 
 module "events" {

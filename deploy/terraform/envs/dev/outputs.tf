@@ -37,6 +37,16 @@ output "ELT_LANDINGS_QUEUE_URL" {
 
 # The warehouse (DESIGN §10), null when warehouse_enabled is false. The URL carries no
 # password: the Dagster side reads it from the secret.
+output "ELT_STREAMS" {
+  description = "The Kinesis stream of each streamed dataset, as dataset=stream pairs (elt stream put)."
+  value       = join(",", [for dataset, s in module.stream : "${dataset}=${s.stream_name}"])
+}
+
+output "stream_producer_policy_arns" {
+  description = "Per streamed dataset, the IAM policy a producer needs to put records."
+  value       = { for dataset, s in module.stream : dataset => s.producer_policy_arn }
+}
+
 output "ELT_EVENTS_TOPIC_ARN" {
   description = "SNS topic of partition_ready events, which Dagster publishes when a partition passes its checks."
   value       = module.events.topic_arn

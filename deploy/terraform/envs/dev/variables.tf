@@ -252,3 +252,21 @@ variable "events_example_consumer" {
   description = "Subscribe an example SQS queue to the partition_ready topic."
   default     = true
 }
+
+variable "stream_datasets" {
+  type        = list(string)
+  description = "Datasets that arrive on a Kinesis stream, delivered to bronze by Firehose."
+  default     = ["tracking_events"]
+}
+
+variable "stream_buffering_size_mb" {
+  type        = number
+  description = "Firehose writes a bronze object when this many MiB are buffered."
+  default     = 64
+}
+
+variable "stream_buffering_interval_seconds" {
+  type        = number
+  description = "... or when the oldest buffered record is this many seconds old."
+  default     = 300
+}
