@@ -261,6 +261,7 @@ def test_landings_sensor_reports_partitions_and_requests_their_checks(env, defs,
     put(
         env, "bronze/invoice_lines/dt=2026-01-06/l2.jsonl", generate("invoice_lines", count=12).data
     )
+    put(env, f"bronze/invoice_lines/dt={DAY}/l3.jsonl", generate("invoice_lines", count=5).data)
     runner.drain(timeout=30)
     sensor = sensor_def(defs, "landings")
     with sensor_context(defs, instance) as context:
@@ -268,21 +269,20 @@ def test_landings_sensor_reports_partitions_and_requests_their_checks(env, defs,
     partitions = {(e.asset_key, e.partition) for e in result.asset_events}
     assert partitions == {
         (bronze_key("shipments"), DAY), (silver_key("shipments"), DAY),
+        (bronze_key("invoice_lines"), DAY), (silver_key("invoice_lines"), DAY),
         (bronze_key("invoice_lines"), "2026-01-06"), (silver_key("invoice_lines"), "2026-01-06"),
     }  # fmt: skip
     silver_event = next(e for e in result.asset_events if e.asset_key == silver_key("shipments"))
     assert silver_event.metadata["rows_out"].value == 30
-    requests = sorted(
-        (r.tags["dagster/partition"], r.asset_check_keys[0].asset_key.path[-1])
+    # One run per day that landed, holding every check of every dataset that landed on it.
+    requests = {
+        r.tags["dagster/partition"]: {(k.asset_key.path[-1], k.name) for k in r.asset_check_keys}
         for r in result.run_requests
-    )
-    assert requests == [(DAY, "shipments"), ("2026-01-06", "invoice_lines")]
-    assert {k.name for k in result.run_requests[0].asset_check_keys} == {
-        "conservation",
-        "quarantine_rate",
-        "schema",
-        "expectations",
-        "volume",
+    }
+    assert len(result.run_requests) == 2
+    assert requests == {
+        DAY: {(d, name) for d in ("shipments", "invoice_lines") for name in CHECK_NAMES},
+        "2026-01-06": {("invoice_lines", name) for name in CHECK_NAMES},
     }
     # The requested run really checks that partition.
     request = next(r for r in result.run_requests if r.tags["dagster/partition"] == DAY)
@@ -290,8 +290,10 @@ def test_landings_sensor_reports_partitions_and_requests_their_checks(env, defs,
     run = job.get_subset(asset_check_selection=set(request.asset_check_keys)).execute_in_process(
         instance=instance, tags=request.tags
     )
-    assert {(e.check_name, e.partition, e.passed) for e in run.get_asset_check_evaluations()} == {
-        (name, DAY, True) for name in CHECK_NAMES}  # fmt: skip
+    assert {
+        (e.asset_key.path[-1], e.check_name, e.partition, e.passed)
+        for e in run.get_asset_check_evaluations()
+    } == {(d, name, DAY, True) for d in ("shipments", "invoice_lines") for name in CHECK_NAMES}
     # The landings were consumed: the next tick has nothing, and its work does not grow with the bucket.
     with sensor_context(defs, instance, result.cursor) as context:
         again = sensor.evaluate_tick(context)

@@ -93,16 +93,21 @@ def build_landings_sensor(checks_job: Any) -> dg.SensorDefinition:
                 partitions[dataset].add(day)
         cursor["landings"] += len(events) // 2
         cursor["received"] = [m["ReceiptHandle"] for m in messages]
+        by_day: dict[str, set[str]] = defaultdict(set)
+        for dataset, days in partitions.items():
+            for day in days:
+                by_day[day].add(dataset)
         run_requests = [
-            # The partition goes in as a tag: Dagster 1.13 cannot resolve `partition_key` for a
-            # run of checks alone (no asset in it carries the partitions definition).
+            # One run per day, not per partition: each run starts a process and loads the code
+            # location, and what lands in one tick is mostly one day of several datasets. The
+            # partition goes in as a tag: Dagster 1.13 cannot resolve `partition_key` for a run
+            # of checks alone (no asset in it carries the partitions definition).
             dg.RunRequest(
-                run_key=f"checks:{dataset}:{day}:{cursor['landings']}",
-                asset_check_keys=check_keys(dataset),
+                run_key=f"checks:{day}:{cursor['landings']}",
+                asset_check_keys=[key for d in sorted(datasets) for key in check_keys(d)],
                 tags={"dagster/partition": day, "elt/trigger": "landings"},
             )
-            for dataset, days in sorted(partitions.items())
-            for day in sorted(days)
+            for day, datasets in sorted(by_day.items())
         ]
         if not events and not run_requests:
             return dg.SensorResult(skip_reason="nothing landed", cursor=json.dumps(cursor))
