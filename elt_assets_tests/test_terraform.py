@@ -21,6 +21,7 @@ import pytest
 from hcl2.utils import SerializationOptions
 
 from lambda_bridge import config, idempotency, keys
+from lambda_bridge.chunks import DEFAULT_CHUNK_BYTES
 from lambda_bridge.contracts import EXTRA_FIELD, LINEAGE_FIELDS, ContractRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -451,6 +452,9 @@ def test_each_env_var_the_handler_requires_is_set_with_the_output_value(function
     missing = required - set(environment)
     assert not missing, f"{function} Lambda lacks {sorted(missing)}"
     outputs = blocks(DEV, "output")
+    # The chunk size is a limit, not a place: both functions get it from one variable.
+    assert environment.pop(config.ENV_CHUNK_BYTES) == "${tostring(var.chunk_bytes)}"
+    assert blocks(DEV, "variable")["chunk_bytes"]["default"] == DEFAULT_CHUNK_BYTES
     for name, value in environment.items():
         if name.startswith("ELT_"):
             assert name in config.ALL_ENV_VARS, (

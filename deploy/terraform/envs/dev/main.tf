@@ -46,10 +46,12 @@ locals {
   }
 
   # Each function gets the ELT_* settings its handler requires (lambda_bridge.config), with the
-  # same values as the outputs of the same names.
+  # same values as the outputs of the same names, and the chunk size, which ingest splits by and
+  # the transform re-plans a newer version by: both must agree.
   ingest_environment = {
     ELT_QUEUE_URL                = module.queue.queue_url
     ELT_IDEMPOTENCY_TABLE        = module.idempotency.table_name
+    ELT_CHUNK_BYTES              = tostring(var.chunk_bytes)
     POWERTOOLS_SERVICE_NAME      = "elt-ingest"
     POWERTOOLS_METRICS_NAMESPACE = "ELT"
     POWERTOOLS_LOG_LEVEL         = "INFO"
@@ -57,6 +59,7 @@ locals {
 
   transform_environment = {
     ELT_SILVER_BUCKET            = module.storage.silver_bucket
+    ELT_CHUNK_BYTES              = tostring(var.chunk_bytes)
     POWERTOOLS_SERVICE_NAME      = "elt-transform"
     POWERTOOLS_METRICS_NAMESPACE = "ELT"
     POWERTOOLS_LOG_LEVEL         = "INFO"

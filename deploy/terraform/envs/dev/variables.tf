@@ -82,6 +82,17 @@ variable "transform_memory_mb" {
   default     = 1024
 }
 
+variable "chunk_bytes" {
+  type        = number
+  description = "ELT_CHUNK_BYTES: uncompressed JSONL objects larger than this are split into byte ranges of this size, one transform each; a chunk's memory follows it (BENCHMARKS.md, section 8), so the transform's memory and timeout are sized per chunk, whatever the object's size."
+  default     = 67108864
+
+  validation {
+    condition     = var.chunk_bytes >= 1048576
+    error_message = "chunk_bytes must be at least 1 MiB."
+  }
+}
+
 variable "transform_batch_size" {
   type        = number
   description = "Pointer messages per transform invocation."
