@@ -3,6 +3,7 @@
 This is the whole transform; the Lambda handler and Dagster's replay both call `process_object`.
 Outputs go to deterministic keys (DESIGN §3), so running it again overwrites instead of
 duplicating, and the manifest is written last, so a manifest always describes complete outputs.
+An object that cannot be split into chunks (gzip, CSV) is streamed in blocks (`stream`).
 """
 
 import datetime as dt
@@ -26,10 +27,10 @@ from lambda_bridge.keys import (
     quarantine_key,
     silver_key,
 )
-from lambda_bridge.parse import RAW_LIMIT, ParseResult, parse_object, too_large
-from lambda_bridge.quarantine import put_quarantine
-from lambda_bridge.silver import to_parquet, with_lineage
+from lambda_bridge.outputs import Outputs, Target, WholeOutputs
+from lambda_bridge.parse import ParseResult, parse_object
 from lambda_bridge.storage import is_missing, read_json
+from lambda_bridge.stream import read_object
 
 TRANSFORM_VERSION = __version__
 # The manifest's `writer`: the transform Lambda, or a Dagster replay (which reports its own
@@ -48,7 +49,8 @@ class Outcome:
         status: `processed`; `stale` (a newer version of the key exists, nothing written);
             `missing` (the object or version is gone, nothing to do).
         manifest: The manifest written, when processed.
-        result: The parse result, when processed.
+        result: The parse result, when processed whole (a streamed object has none: its rows
+            went out a block at a time).
     """
 
     status: str
@@ -86,6 +88,8 @@ def process_object(
     max_bytes: int | None = None,
     writer: str = WRITER_TRANSFORM,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    deadline: float | None = None,
+    late_retries: bool = False,
     _redo_depth: int = 0,
 ) -> Outcome:
     """Transform one bronze object version into silver, quarantine and a manifest.
@@ -101,39 +105,39 @@ def process_object(
             start in its byte range are read, and it has outputs of its own.
         now: The `_ingested_at` / `processed_at` time (tests pin it).
         max_bytes: The largest object (once decompressed) to read into memory; a larger one
-            is quarantined whole as `too_large` without being read. None: no limit.
+            is quarantined whole as `too_large` without being read. None: no limit. A streamed
+            object (gzip JSONL or CSV, a CSV over a block) has no size limit: this is then the
+            longest record it may hold.
         writer: Who runs it, recorded in the manifest: `transform` (the Lambda) or `replay`
             (Dagster, which then reports the partition itself, so its sensor skips these).
         chunk_bytes: How ingest splits objects (ELT_CHUNK_BYTES): a newer version found
-            meanwhile is split the same way.
+            meanwhile is split the same way; a streamed object's blocks are no larger.
+        deadline: `time.monotonic()` by which a streamed object must be done; past it, it is
+            quarantined whole as `too_large` (it cannot finish within the function's time).
+            None: no limit.
+        late_retries: Past the deadline, raise `stream.DeadlineExceeded` instead (the caller
+            started this object late in its time, so a retry may finish it).
 
     Raises:
         botocore.exceptions.ClientError, BotoCoreError: S3 failed (throttled, network, access);
             the caller retries. boto3.exceptions.S3UploadFailedError: the same, for a quarantine
-            file larger than one part (a multipart upload). Bad content never raises: it is
-            quarantined.
+            file larger than one part (a multipart upload). stream.DeadlineExceeded: see
+            `late_retries`. Bad content never raises: it is quarantined.
     """
     started = time.perf_counter()
     version_id = _normalise_version(version_id)
     request: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if version_id:
         request["VersionId"] = version_id
-    truncated = False
+    body = b""
     try:
         if chunk is not None:
             # Bounded by the chunk, not the object: max_bytes is the whole object's limit.
             body, response = read_chunk(s3, request, chunk)
             size = object_size(response)
         else:
-            response = s3.get_object(**request)
+            response = s3.get_object(**request)  # its body is read once the version is current
             size = int(response.get("ContentLength") or 0)
-            if max_bytes is not None and size > max_bytes:
-                body = response["Body"].read(RAW_LIMIT)  # enough to show what it is, no more
-                response["Body"].close()
-                truncated = True
-            else:
-                body = response["Body"].read()
-                size = len(body)
     except ClientError as exc:
         if is_missing(exc):
             return Outcome("missing", reason=f"s3://{bucket}/{key} version {version_id} is gone")
@@ -144,6 +148,7 @@ def process_object(
         raise
     read_version = _normalise_version(response.get("VersionId"))
     last_modified: dt.datetime = response["LastModified"]
+    unread = None if chunk is not None else response["Body"]
 
     day = arrival_date(key, last_modified)
     pid = part_id(bucket, key, chunk.index if chunk else None)
@@ -151,6 +156,7 @@ def process_object(
         # Newest wins: an old version's late event must not overwrite a newer version's rows.
         current, current_modified = _current(s3, bucket, key)
         if current != version_id:
+            _close(unread)
             index = read_json(s3, silver_bucket, index_key(contract.name, pid))
             if current and index and index.get("version_id") == version_id:
                 if _redo_depth < _MAX_REDO:
@@ -160,7 +166,7 @@ def process_object(
                     return _redo(
                         s3, contract, silver_bucket, bucket, key, current, chunk,
                         now=now, max_bytes=max_bytes, writer=writer, chunk_bytes=chunk_bytes,
-                        _redo_depth=_redo_depth + 1,
+                        deadline=deadline, late_retries=late_retries, _redo_depth=_redo_depth + 1,
                     )  # fmt: skip
             elif current_modified is not None and arrival_date(key, current_modified) != day:
                 _withdraw_stale_day(s3, contract, silver_bucket, day, pid, index)
@@ -172,35 +178,37 @@ def process_object(
     if previous and previous.get("last_modified", "") > last_modified.isoformat():
         # A newer version landed and committed after the check above: this version is as stale
         # as if S3 had said so, and an earlier attempt of it may have left files on its day.
+        _close(unread)
         _withdraw_stale_day(s3, contract, silver_bucket, day, pid, previous)
         return Outcome(
             "stale", reason=f"a newer version ({previous.get('version_id')}) was already processed"
         )
 
-    if truncated:
-        result = too_large(contract, body, size, max_bytes or 0)
-    else:
-        result = parse_object(body, contract, format_of_key(key), None if chunk else max_bytes)
     ingested_at = now or dt.datetime.now(dt.UTC)
     keys = {
         "silver": silver_key(contract.name, day, pid),
         "quarantine": quarantine_key(contract.name, day, pid),
         "manifest": manifest_key(contract.name, day, pid),
     }
-    source_version = read_version or ""
-    if previous and previous.get("manifest_key") == keys["manifest"]:
-        # The manifest is the commit marker: withdraw the old one before its files are
-        # overwritten, or a failure before the new manifest leaves it describing other rows.
-        s3.delete_object(Bucket=silver_bucket, Key=keys["manifest"])
-    if result.rows_out:
-        table = with_lineage(result, contract, key, source_version, ingested_at)
-        s3.put_object(Bucket=silver_bucket, Key=keys["silver"], Body=to_parquet(table, contract))
+    target = Target(
+        s3, silver_bucket, keys["silver"], keys["quarantine"], key, read_version or "", ingested_at
+    )
+    outputs: Outputs
+    if unread is None:
+        outputs = WholeOutputs(parse_object(body, contract, format_of_key(key)), contract, target)
     else:
-        s3.delete_object(Bucket=silver_bucket, Key=keys["silver"])
-    if result.bad:
-        put_quarantine(s3, silver_bucket, keys["quarantine"], result.bad, key, source_version)
-    else:
-        s3.delete_object(Bucket=silver_bucket, Key=keys["quarantine"])
+        outputs = read_object(
+            unread, size, contract, target, fmt=format_of_key(key), chunk_bytes=chunk_bytes,
+            max_bytes=max_bytes, deadline=deadline, late_retries=late_retries,
+        )  # fmt: skip
+    try:
+        if previous and previous.get("manifest_key") == keys["manifest"]:
+            # The manifest is the commit marker: withdraw the old one before its files are
+            # overwritten, or a failure before the new manifest leaves it describing other rows.
+            s3.delete_object(Bucket=silver_bucket, Key=keys["manifest"])
+        outputs.write()
+    finally:
+        outputs.close()  # a streamed object's uploads, if not completed
 
     manifest = {
         "dataset": contract.name,
@@ -214,12 +222,12 @@ def process_object(
             "last_modified": last_modified.isoformat(),
         },
         "chunk": chunk.to_dict() if chunk else None,
-        "lines_in": result.lines_in,
-        "rows_out": result.rows_out,
-        "rows_quarantined": result.rows_quarantined,
-        "quarantine_by_code": result.counts_by_code(),
-        "silver_key": keys["silver"] if result.rows_out else None,
-        "quarantine_key": keys["quarantine"] if result.bad else None,
+        "lines_in": outputs.lines_in,
+        "rows_out": outputs.rows_out,
+        "rows_quarantined": outputs.rows_quarantined,
+        "quarantine_by_code": outputs.counts_by_code(),
+        "silver_key": keys["silver"] if outputs.rows_out else None,
+        "quarantine_key": keys["quarantine"] if outputs.rows_quarantined else None,
         "transform_version": TRANSFORM_VERSION,
         "writer": writer,
         "contract_fingerprint": contract.fingerprint,
@@ -265,9 +273,15 @@ def process_object(
             return _redo(
                 s3, contract, silver_bucket, bucket, key, current, chunk,
                 now=now, max_bytes=max_bytes, writer=writer, chunk_bytes=chunk_bytes,
-                _redo_depth=_redo_depth + 1,
+                deadline=deadline, late_retries=late_retries, _redo_depth=_redo_depth + 1,
             )  # fmt: skip
-    return Outcome("processed", manifest=manifest, result=result)
+    return Outcome("processed", manifest=manifest, result=outputs.result)
+
+
+def _close(body: Any) -> None:
+    """Release the GET of a body that will not be read (None: a chunk, already read)."""
+    if body is not None:
+        body.close()
 
 
 def _redo(

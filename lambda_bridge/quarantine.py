@@ -9,10 +9,11 @@ from typing import Any
 import msgspec
 from boto3.s3.transfer import TransferConfig
 
+from lambda_bridge.multipart import PART_BYTES, PartUpload
 from lambda_bridge.parse import BadLine
 
 # The quarantine file is written in parts of this size (S3's minimum part is 5 MiB).
-QUARANTINE_PART_BYTES = 8 << 20
+QUARANTINE_PART_BYTES = PART_BYTES
 _QUARANTINE_ENCODER = msgspec.json.Encoder()
 
 
@@ -31,27 +32,32 @@ def quarantine_parts(
     """
     out = bytearray()
     for line in bad:
-        record: dict[str, Any] = {
-            "_source_key": source_key,
-            "_source_version": source_version,
-            "_line": line.line,
-            "_error_code": line.code.value,
-            "_error": line.error,
-        }
-        try:
-            record["raw"] = line.raw.decode("utf-8")
-        except UnicodeDecodeError:
-            record["raw"] = line.raw.decode("utf-8", errors="replace")
-            record["raw_base64"] = base64.b64encode(line.raw).decode()
-        if line.truncated:
-            record["_raw_truncated"] = True
-        _QUARANTINE_ENCODER.encode_into(record, out, -1)
-        out += b"\n"
+        _encode_into(line, source_key, source_version, out)
         if len(out) >= part_bytes:
             yield out
             out = bytearray()
     if out:
         yield out
+
+
+def _encode_into(line: BadLine, source_key: str, source_version: str, out: bytearray) -> None:
+    """Append one quarantine record (and its newline) to `out`."""
+    record: dict[str, Any] = {
+        "_source_key": source_key,
+        "_source_version": source_version,
+        "_line": line.line,
+        "_error_code": line.code.value,
+        "_error": line.error,
+    }
+    try:
+        record["raw"] = line.raw.decode("utf-8")
+    except UnicodeDecodeError:
+        record["raw"] = line.raw.decode("utf-8", errors="replace")
+        record["raw_base64"] = base64.b64encode(line.raw).decode()
+    if line.truncated:
+        record["_raw_truncated"] = True
+    _QUARANTINE_ENCODER.encode_into(record, out, -1)
+    out += b"\n"
 
 
 def put_quarantine(
@@ -80,6 +86,36 @@ _QUARANTINE_TRANSFER = TransferConfig(
     max_concurrency=QUARANTINE_PARTS_IN_FLIGHT,
 )
 _QUARANTINE_TRANSFER.max_in_memory_upload_chunks = QUARANTINE_PARTS_IN_FLIGHT
+
+
+class QuarantineUpload:
+    """The quarantine file of a streamed object, sent while it grows a part at a time (memory
+    holds one part, not the file); nothing is at the key until `commit`."""
+
+    def __init__(
+        self, s3: Any, bucket: str, key: str, source_key: str, source_version: str
+    ) -> None:
+        self._upload = PartUpload(s3, bucket, key, QUARANTINE_PART_BYTES)
+        self._source = (source_key, source_version)
+        self.lines = 0
+
+    def add(self, bad: list[BadLine]) -> None:
+        """Append quarantine records."""
+        for piece in quarantine_parts(bad, *self._source, part_bytes=_ENCODE_BYTES):
+            self._upload.write(piece)
+        self.lines += len(bad)
+
+    def commit(self) -> None:
+        """Put the file at its key (call only when `lines` is not 0)."""
+        self._upload.commit()
+
+    def abort(self) -> None:
+        """Drop the parts sent, if any (nothing to do once committed)."""
+        self._upload.abort()
+
+
+# Records are encoded this much at a time on their way into a part.
+_ENCODE_BYTES = 1 << 20
 
 
 class _PartsReader(io.RawIOBase):

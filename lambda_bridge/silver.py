@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lambda_bridge.contracts import Contract
+from lambda_bridge.multipart import PartUpload
 from lambda_bridge.parse import ParseResult
 
 PARQUET_COMPRESSION = "zstd"
@@ -82,3 +83,50 @@ def parquet_options(columns: list[str], contract: Contract | None = None) -> dic
         "column_encoding": {"_line": "DELTA_BINARY_PACKED"} if "_line" in columns else None,
         "store_schema": False,
     }
+
+
+class SilverUpload:
+    """The silver Parquet of a streamed object, written a block at a time (one row group each)
+    and sent to S3 as it grows, a part at a time: memory holds a block, not the object's rows.
+
+    The file is the one `to_parquet` would write of all the rows: the same schema and options.
+    Nothing is at the silver key until `commit`.
+    """
+
+    def __init__(
+        self,
+        contract: Contract,
+        upload: PartUpload,
+        source_key: str,
+        source_version: str,
+        ingested_at: dt.datetime,
+    ) -> None:
+        self._contract, self._upload = contract, upload
+        self._lineage = (source_key, source_version, ingested_at)
+        self._writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def add(self, result: ParseResult) -> None:
+        """Append a block's rows."""
+        if not result.rows_out:
+            return
+        table = with_lineage(result, self._contract, *self._lineage)
+        if self._writer is None:
+            options = parquet_options(table.column_names, self._contract)
+            self._writer = pq.ParquetWriter(self._upload, table.schema, **options)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def commit(self) -> None:
+        """Finish the file and put it at its key (call only when `rows` is not 0)."""
+        if self._writer is not None:
+            self._writer.close()  # the footer
+            self._writer = None
+        self._upload.commit()
+
+    def abort(self) -> None:
+        """Drop what was sent, if any (nothing to do once committed)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._upload.abort()

@@ -3,8 +3,13 @@
 Powertools' BatchProcessor reports only the messages whose record handler raised in
 `batchItemFailures`. Bad content never raises (it is quarantined); only S3 failures, which a
 retry can fix, and malformed messages, which belong in the DLQ, fail a message.
+
+A streamed object must finish within the invocation's time, less a margin for writing its
+outputs: one that cannot is quarantined as `too_large`, unless it started late in its batch
+(earlier messages used the time), when it fails so a fresh invocation retries it.
 """
 
+import time
 from typing import Any
 
 import boto3
@@ -27,6 +32,13 @@ from lambda_bridge.process import Outcome, process_object
 
 logger = Logger(service="elt-transform")
 metrics = Metrics(namespace="ELT", service="transform")
+# Kept back from the invocation's time: uploading a streamed object's files and its manifest,
+# and the block being parsed when the deadline passes. At most a fifth of a short timeout.
+SAFETY_MARGIN_SECONDS = 30.0
+SAFETY_MARGIN_FRACTION = 0.2
+# A message that starts after this share of the invocation's time is late: running out of time
+# then says nothing about the object, so it is retried rather than quarantined.
+LATE_FRACTION = 0.1
 
 
 class Transformer:
@@ -36,6 +48,7 @@ class Transformer:
         self.settings = settings.require("silver_bucket")
         self.registry = registry
         self.s3 = s3
+        self._time: tuple[float, float] | None = None  # (invocation start, its seconds)
 
     def record_handler(self, record: SQSRecord) -> Outcome:
         pointer = Pointer.from_json(record.body)
@@ -52,6 +65,7 @@ class Transformer:
             chunk=pointer.chunk,
             max_bytes=self.settings.max_object_bytes,
             chunk_bytes=self.settings.chunk_bytes,
+            **self._deadline(),
         )
         if outcome.status == "processed" and outcome.manifest is not None:
             m = outcome.manifest
@@ -78,7 +92,18 @@ class Transformer:
             )
         return outcome
 
+    def _deadline(self) -> dict[str, Any]:
+        """`process_object`'s deadline and late_retries for a message starting now."""
+        if self._time is None:
+            return {}
+        start, seconds = self._time
+        margin = min(SAFETY_MARGIN_SECONDS, seconds * SAFETY_MARGIN_FRACTION)
+        late = time.monotonic() - start > seconds * LATE_FRACTION
+        return {"deadline": start + seconds - margin, "late_retries": late}
+
     def handle(self, event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self._time = (time.monotonic(), remaining() / 1000) if remaining else None
         processor = BatchProcessor(event_type=EventType.SQS)
         return process_partial_response(
             event=event,

@@ -3,6 +3,8 @@
 import gzip
 import re
 import zlib
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import msgspec
 import pyarrow as pa
@@ -21,6 +23,7 @@ from lambda_bridge.parse.result import (
     ParseResult,
     _whole_object,
     too_large,
+    unreadable_gzip,
 )
 
 
@@ -47,9 +50,7 @@ def parse_object(
         except _TooLarge as exc:
             return too_large(contract, data[:RAW_LIMIT], exc.size, max_bytes or 0, "at least ")
         except (OSError, EOFError, zlib.error) as exc:
-            return _whole_object(
-                contract, data, ErrorCode.DECOMPRESS, f"cannot decompress gzip: {exc}"
-            )
+            return unreadable_gzip(contract, data, exc)
     if fmt is None or fmt not in contract.formats:
         accepted = ", ".join(contract.formats)
         problem = (
@@ -122,10 +123,49 @@ def _gunzip(data: bytes, limit: int | None = None) -> bytes:
                 raise _TooLarge(len(out))
             pending = member.unconsumed_tail
         if not member.eof:
-            msg = "Compressed file ended before the end-of-stream marker was reached"
-            raise EOFError(msg)
+            raise EOFError(_ENDED_EARLY)
         rest = member.unused_data.lstrip(b"\x00")  # gzip allows zero padding after a member
     return bytes(out)
+
+
+_ENDED_EARLY = "Compressed file ended before the end-of-stream marker was reached"
+GUNZIP_PIECE_BYTES = 1 << 20
+
+
+def gunzip_pieces(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """`_gunzip` for a stream: the decompressed bytes of every member, in pieces of at most
+    GUNZIP_PIECE_BYTES, as the compressed pieces come in; the same errors, at the end of the
+    stream or where the data goes bad (after the pieces before it were given out).
+
+    Raises:
+        EOFError: The stream ended inside a member.
+        zlib.error: The data is not gzip, or is corrupt (a checksum, a length).
+    """
+    member = None
+    for piece in pieces:
+        data = piece
+        while data:
+            if member is None:
+                data = data.lstrip(b"\x00")  # padding, possibly across pieces
+                if not data:
+                    break
+                member = zlib.decompressobj(wbits=31)
+            yield from _inflate(member, data)
+            data, member = (member.unused_data, None) if member.eof else (b"", member)
+    if member is not None:
+        raise EOFError(_ENDED_EARLY)
+
+
+def _inflate(member: Any, data: bytes) -> Iterator[bytes]:
+    """All `member` makes of `data`, a bounded piece at a time (a gzip bomb stays a stream)."""
+    while True:
+        out = member.decompress(data, GUNZIP_PIECE_BYTES)
+        if out:
+            yield out
+        data = member.unconsumed_tail
+        # Output that filled its piece may have more behind it even with no input left.
+        if member.eof or (not data and len(out) < GUNZIP_PIECE_BYTES):
+            return
 
 
 def _parse_json_document(data: bytes, contract: Contract) -> ParseResult:

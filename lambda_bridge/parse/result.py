@@ -1,7 +1,7 @@
 """What parsing produces: typed rows, quarantined lines and their reason codes.
 
-Also the results that quarantine a whole object (unreadable, unsupported, too large), which
-every path may return.
+Also the results that quarantine a whole object (unreadable, unsupported, too large, out of
+time), which every path may return.
 """
 
 from dataclasses import dataclass, field
@@ -80,8 +80,41 @@ def too_large(
         f"{limit} bytes (ELT_MAX_OBJECT_BYTES; by default a quarter of the function's memory): "
         "split it, or raise the limit with the memory, or replay it where memory allows"
     )
+    return _unread(contract, head, problem)
+
+
+def out_of_time(contract: Contract, head: bytes, seconds: float, done: int) -> ParseResult:
+    """The whole object quarantined: streaming it did not finish within the function's time."""
+    problem = (
+        f"object could not be transformed within the function's time: {done} bytes "
+        f"(decompressed) read in {seconds:.0f} s when it ran out; give the function more time "
+        "(up to 15 minutes), or split the object, or replay it (a replay has no time limit)"
+    )
+    return _unread(contract, head, problem)
+
+
+def record_too_large(
+    contract: Contract, head: bytes, line: int, size: int, limit: int
+) -> ParseResult:
+    """The whole object quarantined: one record of it is longer than a streamed object may hold."""
+    problem = (
+        f"the record at line {line} is at least {size} bytes, over the transform's limit of "
+        f"{limit} bytes (ELT_MAX_OBJECT_BYTES) for what it holds at once: a streamed object is "
+        "held a record at a time, and this one alone does not fit; split it, or raise the "
+        "limit with the memory"
+    )
+    return _unread(contract, head, problem)
+
+
+def _unread(contract: Contract, head: bytes, problem: str) -> ParseResult:
     bad = BadLine(1, ErrorCode.TOO_LARGE, problem, head[:RAW_LIMIT], truncated=True)
     return ParseResult(_empty(contract), np.empty(0, np.int64), [bad], lines_in=1)
+
+
+def unreadable_gzip(contract: Contract, data: bytes, exc: Exception) -> ParseResult:
+    """The whole object quarantined: it is not gzip it can read (`data`: its first bytes, at
+    least RAW_LIMIT + 1 of them when there are more)."""
+    return _whole_object(contract, data, ErrorCode.DECOMPRESS, f"cannot decompress gzip: {exc}")
 
 
 def _whole_object(contract: Contract, data: bytes, code: ErrorCode, error: str) -> ParseResult:
