@@ -42,6 +42,11 @@ CALL_ACTIONS = {
         # A multipart upload (a large quarantine file): create, parts and complete are
         # s3:PutObject; s3transfer aborts the upload when a part fails.
         "upload_fileobj": {"s3:PutObject", "s3:AbortMultipartUpload"},
+        # A streamed object's silver and quarantine files go out a part at a time.
+        "create_multipart_upload": {"s3:PutObject"},
+        "upload_part": {"s3:PutObject"},
+        "complete_multipart_upload": {"s3:PutObject"},
+        "abort_multipart_upload": {"s3:AbortMultipartUpload"},
         "delete_object": {"s3:DeleteObject"},
         "list_objects_v2": {"s3:ListBucket"},
     },
@@ -60,7 +65,7 @@ CALL_ACTIONS = {
         "delete_item": {"dynamodb:DeleteItem"},
     },
 }
-CLIENT_CALL = re.compile(r"\b(?:self\.)?(s3|sqs|dynamodb|ddb|client)\.([a-z_]+)\(")
+CLIENT_CALL = re.compile(r"\b(?:self\.)?_?(s3|sqs|dynamodb|ddb|client)\.([a-z_]+)\(")
 CLIENT_SERVICE = {
     "s3": "s3",
     "sqs": "sqs",
@@ -647,6 +652,10 @@ def test_transform_role_reaches_the_keys_the_code_reads_and_writes():
         resource = f"{silver}/{key.split('/')[0]}/*"
         assert resource in grants["s3:PutObject"], f"cannot write {kind} keys ({key})"
         assert resource in grants["s3:DeleteObject"], f"cannot delete {kind} keys ({key})"
+    # Streamed objects write silver and quarantine as multipart uploads, aborted on failure.
+    for kind in ("silver", "quarantine"):
+        resource = f"{silver}/{written[kind].split('/')[0]}/*"
+        assert resource in grants["s3:AbortMultipartUpload"], f"cannot abort {kind} uploads"
     index_prefix = f"{silver}/{written['index'].split('/')[0]}/*"
     assert index_prefix in grants["s3:GetObject"], "cannot read the _index records"
     assert not any(r.startswith(silver) and r != index_prefix for r in grants["s3:GetObject"]), (
@@ -667,7 +676,10 @@ def test_dagster_policy_covers_the_control_plane():
         "s3:PutObject": {"${var.silver_bucket_arn}/*"},
         "s3:DeleteObject": {"${var.silver_bucket_arn}/*"},
         # A replay writes a large quarantine file as the transform does: a multipart upload.
-        "s3:AbortMultipartUpload": {"${var.silver_bucket_arn}/quarantine/*"},
+        "s3:AbortMultipartUpload": {
+            "${var.silver_bucket_arn}/silver/*",
+            "${var.silver_bucket_arn}/quarantine/*",
+        },
         "sqs:GetQueueAttributes": {"${var.queue_arn}", "${var.dlq_arn}"},
         "sqs:StartMessageMoveTask": {"${var.dlq_arn}"},
         "sqs:ListMessageMoveTasks": {"${var.dlq_arn}"},

@@ -198,6 +198,14 @@ def test_ingest_sends_one_message_per_chunk_of_a_large_object_only(mocked, regis
     assert queue_messages(s) == []
 
 
+def _one(s, contract, key, version, chunk, chunk_bytes):
+    """One chunk's transform, as its pointer message would run it."""
+    return process_object(
+        boto3.client("s3"), contract, s.silver_bucket, s.bronze_bucket, key, version,
+        chunk=chunk, chunk_bytes=chunk_bytes,
+    )  # fmt: skip
+
+
 def _chunk_all(s, contract, key, version, size, chunk_bytes):
     s3 = boto3.client("s3")
     plan = plan_chunks(key, size, chunk_bytes) or [None]
@@ -245,16 +253,7 @@ def test_a_chunk_delivered_twice_and_a_stale_chunk_change_nothing(mocked, regist
     first = [
         o.manifest["rows_out"] for o in _chunk_all(s, contract, key, v1, len(body), chunk_bytes)
     ]
-    again = process_object(
-        s3,
-        contract,
-        s.silver_bucket,
-        s.bronze_bucket,
-        key,
-        v1,
-        chunk=plan[1],
-        chunk_bytes=chunk_bytes,
-    )
+    again = _one(s, contract, key, v1, plan[1], chunk_bytes)
     assert again.status == "processed"
     totals = partition_totals(partition_manifests(s3, s.silver_bucket, "shipments", DAY))
     assert totals["rows_out"] == sum(first) == 30 and totals["objects"] == 1
@@ -262,16 +261,7 @@ def test_a_chunk_delivered_twice_and_a_stale_chunk_change_nothing(mocked, regist
     # A new version lands while v1's last chunk is still in flight: newest wins across chunks.
     v2 = put(s, key, body[: len(body) // 2])
     _chunk_all(s, contract, key, v2, len(body) // 2, chunk_bytes)
-    late = process_object(
-        s3,
-        contract,
-        s.silver_bucket,
-        s.bronze_bucket,
-        key,
-        v1,
-        chunk=plan[2],
-        chunk_bytes=chunk_bytes,
-    )
+    late = _one(s, contract, key, v1, plan[2], chunk_bytes)
     assert late.status == "stale"
     manifests = partition_manifests(s3, s.silver_bucket, "shipments", DAY)
     assert {m["source"]["version_id"] for m in manifests} == {v2}
@@ -288,28 +278,10 @@ def test_an_object_counts_once_and_only_when_every_chunk_landed(mocked, registry
     chunk_bytes = len(body) // 4 + 1
     plan = plan_chunks(key, len(body), chunk_bytes)
     for c in plan[:-1]:
-        process_object(
-            s3,
-            contract,
-            s.silver_bucket,
-            s.bronze_bucket,
-            key,
-            version,
-            chunk=c,
-            chunk_bytes=chunk_bytes,
-        )
+        _one(s, contract, key, version, c, chunk_bytes)
     manifests = partition_manifests(s3, s.silver_bucket, "shipments", DAY)
     assert complete_objects(manifests) == set()
-    process_object(
-        s3,
-        contract,
-        s.silver_bucket,
-        s.bronze_bucket,
-        key,
-        version,
-        chunk=plan[-1],
-        chunk_bytes=chunk_bytes,
-    )
+    _one(s, contract, key, version, plan[-1], chunk_bytes)
     manifests = partition_manifests(s3, s.silver_bucket, "shipments", DAY)
     assert complete_objects(manifests) == {key}
     assert partition_totals(manifests)["objects"] == 1

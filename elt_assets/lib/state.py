@@ -173,13 +173,19 @@ def where(
         f"counts      lines in {manifest['lines_in']} = rows out {manifest['rows_out']} + "
         f"quarantined {manifest['rows_quarantined']} ({codes}); conservation {balance}"
     )
-    for label, out_key in (
-        ("silver", manifest.get("silver_key")),
-        ("quarantine", manifest.get("quarantine_key")),
-    ):
-        if out_key:
-            out.append(f"{label:<11} s3://{settings.silver_bucket}/{out_key}")
-    return out
+    return out + _outputs(manifest, settings.silver_bucket, "", 11)
+
+
+def _outputs(manifest: dict[str, Any], silver_bucket: str, indent: str, width: int) -> list[str]:
+    """The silver and quarantine files a manifest names, a line each."""
+    return [
+        f"{indent}{label:<{width}} s3://{silver_bucket}/{out_key}"
+        for label, out_key in (
+            ("silver", manifest.get("silver_key")),
+            ("quarantine", manifest.get("quarantine_key")),
+        )
+        if out_key
+    ]
 
 
 def _where_chunks(
@@ -211,12 +217,7 @@ def _where_chunks(
             f"{manifest['lines_in']:,} = rows out {manifest['rows_out']:,} + quarantined "
             f"{manifest['rows_quarantined']:,}"
         )
-        for label, out_key in (
-            ("silver", manifest.get("silver_key")),
-            ("quarantine", manifest.get("quarantine_key")),
-        ):
-            if out_key:
-                out.append(f"  {label:<9} s3://{silver_bucket}/{out_key}")
+        out += _outputs(manifest, silver_bucket, "  ", 9)
     state = "done" if landed == count else f"{landed} of {count} chunks landed"
     out.append(
         f"counts      lines in {totals['lines_in']:,} = rows out {totals['rows_out']:,} + "

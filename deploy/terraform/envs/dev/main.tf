@@ -124,10 +124,14 @@ locals {
       ]
     },
     {
-      # A quarantine file over one part (8 MiB) is a multipart upload, aborted if a part fails.
-      sid       = "AbortQuarantineUploads"
-      actions   = ["s3:AbortMultipartUpload"]
-      resources = ["${module.storage.silver_bucket_arn}/quarantine/*"]
+      # A quarantine file over one part (8 MiB), and a streamed object's silver and quarantine
+      # files, are multipart uploads, aborted if a part fails or time runs out.
+      sid     = "AbortOutputUploads"
+      actions = ["s3:AbortMultipartUpload"]
+      resources = [
+        "${module.storage.silver_bucket_arn}/silver/*",
+        "${module.storage.silver_bucket_arn}/quarantine/*",
+      ]
     },
     {
       sid       = "UseDataKey"

@@ -72,7 +72,7 @@ variable "ingest_max_retry_attempts" {
 
 variable "transform_timeout_seconds" {
   type        = number
-  description = "Timeout of the transform function; the queue's visibility timeout must be at least 6 times it."
+  description = "Timeout of the transform function; the queue's visibility timeout must be at least 6 times it. A streamed gzip or CSV object must finish within it (less a fifth, at most 30 s): raise it, up to 900, for large gzip exports."
   default     = 120
 }
 

@@ -34,12 +34,16 @@ data "aws_iam_policy_document" "this" {
     resources = ["${var.silver_bucket_arn}/*"]
   }
 
-  # A replay writes a quarantine file over one part as a multipart upload, aborted on failure.
+  # A replay writes a quarantine file over one part, and a streamed object's silver and
+  # quarantine files, as multipart uploads, aborted on failure.
   statement {
-    sid       = "AbortQuarantineUploads"
-    effect    = "Allow"
-    actions   = ["s3:AbortMultipartUpload"]
-    resources = ["${var.silver_bucket_arn}/quarantine/*"]
+    sid     = "AbortOutputUploads"
+    effect  = "Allow"
+    actions = ["s3:AbortMultipartUpload"]
+    resources = [
+      "${var.silver_bucket_arn}/silver/*",
+      "${var.silver_bucket_arn}/quarantine/*",
+    ]
   }
 
   statement {
