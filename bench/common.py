@@ -1,12 +1,16 @@
 """Shared pieces of the benchmark: paths, the result row, medians and worker subprocesses."""
 
+import contextlib
 import json
 import os
+import resource
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ RESULTS_JSON = REPO / "bench" / "results.json"
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 MB = 1_000_000  # throughput is in decimal MB/s of bronze bytes
 MIB = 1024 * 1024  # memory is in MiB, the unit Lambda's "MB" memory setting really means
+SERVER_START_S = 30
 
 
 @dataclass
@@ -102,3 +107,47 @@ def run_worker(
             cmd, cwd=REPO, env={**os.environ, **(env or {})}, check=True, timeout=timeout
         )
         return json.loads(out.read_text())
+
+
+def peak_mib() -> float:
+    """This process's peak RSS so far: the kernel's VmHWM, the counter `ru_maxrss` is made from.
+
+    Not `ru_maxrss` itself: Linux carries a parent's peak into the child across fork and exec,
+    so a worker started by a parent that has held the silver partition would report the
+    parent's peak instead of its own.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / MIB  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MIB  # Linux: KiB
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server in a process of its own on a free loopback port; its URL."""
+    from elt_assets.cli.local.postgres import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    msg = f"the moto server on port {port} did not start"
+                    raise RuntimeError(msg) from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

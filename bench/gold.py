@@ -12,23 +12,29 @@ The moto server runs in a process of its own, so neither candidate pays for serv
 counts the objects moto holds in its peak RSS).
 """
 
-import contextlib
 import datetime as dt
 import hashlib
 import inspect
 import os
-import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import DATA_DIR, MB, MIB, REPO, Figure, at_least, median, run_worker
+from bench.common import (
+    DATA_DIR,
+    MB,
+    Figure,
+    at_least,
+    median,
+    moto_server,
+    peak_mib,
+    run_worker,
+)
 from bench.report import Section, figure_table, number
 
 DAY = "2026-05-01"
@@ -43,22 +49,6 @@ SIZES = {
     "full": {"records_per_file": 1_500_000, "warehouse_rows": 300_000},
 }
 INGESTED_AT = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
-_SERVER_START_S = 30
-
-
-def _peak_mib() -> float:
-    """This process's peak RSS so far: the kernel's VmHWM, the counter `ru_maxrss` is made from.
-
-    Not `ru_maxrss` itself: Linux carries a parent's peak into the child across fork and exec,
-    so a worker started by a parent that has held the silver partition would report the
-    parent's peak instead of its own.
-    """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024 / MIB  # kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MIB  # Linux: KiB
 
 
 def _phase(text: str) -> None:
@@ -219,9 +209,9 @@ def _rss(payload: dict[str, Any]) -> dict[str, Any]:
     run = (
         _ours(payload["endpoint"]) if payload["candidate"] == "ours" else _bare(payload["endpoint"])
     )
-    before = _peak_mib()
+    before = peak_mib()
     run()
-    return {"before_mib": before, "peak_mib": _peak_mib()}
+    return {"before_mib": before, "peak_mib": peak_mib()}
 
 
 def _time_warehouse(payload: dict[str, Any]) -> dict[str, Any]:
@@ -301,39 +291,10 @@ def _time_warehouse(payload: dict[str, Any]) -> dict[str, Any]:
 # -- parent side -----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _moto_server() -> Iterator[str]:
-    """A moto server in a process of its own on a free loopback port; its URL."""
-    from elt_assets.cli.local.postgres import free_port
-
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + _SERVER_START_S
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    msg = f"the moto server on port {port} did not start"
-                    raise RuntimeError(msg) from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def _models(files: list[Path], runs: int) -> dict[str, Any]:
     from elt_assets.cli.local.stack import make_client
 
-    with _moto_server() as endpoint:
+    with moto_server() as endpoint:
         s3 = make_client("s3", endpoint)
         s3.create_bucket(Bucket=BUCKET)
         for path in files:

@@ -5,20 +5,15 @@ candidate needs, reads the file, notes the peak so far, transforms once and note
 """
 
 import math
-import resource
 from typing import Any
 
-from bench.common import MIB, Figure, run_worker
+from bench.common import MIB, Figure, peak_mib, run_worker
 from bench.report import Section, figure_table, number
 
 HEADROOM = 1.3
 LAMBDA_STEP_MB = 128  # Lambda takes any size in 1 MB steps; 128 MB steps keep the advice round
 LAMBDA_MIN_MB, LAMBDA_MAX_MB = 128, 10_240
 ONE_VCPU_MB = 1_769  # Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MIB  # Linux: KiB
 
 
 # -- worker side -----------------------------------------------------------------------------
@@ -35,11 +30,11 @@ def measure(payload: dict[str, Any]) -> dict[str, Any]:
     else:
         from bench.baselines import floor as transform
     data = Path(payload["path"]).read_bytes()
-    before = _peak_mib()
+    before = peak_mib()
     output = transform(data)
     return {
         "before_mib": before,
-        "peak_mib": _peak_mib(),
+        "peak_mib": peak_mib(),
         "rows_out": output.rows_out,
         "bytes_in": len(data),
     }

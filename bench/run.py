@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import dagster, gold, latency, memory, package, queue_economy, throughput
+from bench import chunks, dagster, gold, latency, memory, package, queue_economy, throughput
 from bench.common import BENCHMARKS_MD, MB, RESULTS_JSON, run_worker
 from bench.data import BAD_RATIO, bronze_file
 from bench.report import Section, warnings, write_markdown, write_results
@@ -23,14 +23,14 @@ MODES: dict[str, dict[str, int]] = {
     "quick": {"small": 11_000, "large": 110_000, "latency_objects": 20},
     "full": {"small": 55_000, "large": 1_100_000, "latency_objects": 50},
 }
-SECTIONS = ("throughput", "memory", "package", "latency", "queue", "dagster", "gold")
+SECTIONS = ("throughput", "memory", "package", "latency", "queue", "dagster", "gold", "chunks")
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="small data, under 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="the same tables on small data (a few minutes)")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per figure (default 5)")
     parser.add_argument(
         "--sections",
@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> None:
     if "gold" in wanted:
         progress("7. gold model vs bare polars on moto S3; warehouse load vs psql \\copy")
         sections.append(gold.section(args.runs, args.quick))
+    if "chunks" in wanted:
+        progress("8. large objects in chunks (one process each) and replays (embedded stack)")
+        sections.append(chunks.section(args.runs, args.quick))
     sections.sort(key=lambda s: s.number)
 
     for line in warnings(f for s in sections for f in s.figures):

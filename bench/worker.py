@@ -23,6 +23,8 @@ def _command(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
         from bench.dagster import measure
     elif name == "gold":
         from bench.gold import measure
+    elif name == "chunks":
+        from bench.chunks import measure
     else:
         msg = f"unknown worker command {name!r}"
         raise SystemExit(msg)
@@ -31,7 +33,9 @@ def _command(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["throughput", "rss", "latency", "dagster", "gold"])
+    parser.add_argument(
+        "command", choices=["throughput", "rss", "latency", "dagster", "gold", "chunks"]
+    )
     parser.add_argument("--payload", required=True, help="the measurement's parameters, as JSON")
     parser.add_argument("--out", required=True, type=Path, help="where to write the JSON answer")
     args = parser.parse_args()

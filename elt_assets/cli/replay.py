@@ -181,7 +181,7 @@ def _via_queue(
     with progress(out) as bar:
         task = bar.add_task(f"manifests of silver/{dataset}", total=total)
         waiting = wait_for_partitions(
-            s3, config.silver_bucket, dataset, sent, timeout,
+            s3, config.silver_bucket, config.bronze_bucket, dataset, sent, timeout,
             on_progress=lambda done, _: bar.update(task, completed=done),
         )  # fmt: skip
     if waiting:

@@ -18,10 +18,12 @@ from elt_assets.lib.state import partition_manifests
 from lambda_bridge.chunks import plan_chunks
 from lambda_bridge.config import Settings
 from lambda_bridge.contracts import Contract
-from lambda_bridge.keys import dt_from_key, index_key, manifest_prefix, part_id
+from lambda_bridge.keys import dt_from_key, index_key, manifest_key, manifest_prefix, part_id
 from lambda_bridge.process import WRITER_REPLAY, process_object
 from lambda_bridge.storage import is_missing, read_json
 
+# S3's clock and this machine's may differ: a manifest this much older than the send is read.
+_CLOCK_SKEW = dt.timedelta(seconds=5)
 # Objects in flight at once in an in-process replay: enough to hide S3's latency, few enough
 # that a pool of 200 MB objects fits a Dagster run's memory.
 REPLAY_WORKERS = 4
@@ -205,12 +207,32 @@ class QueuedReplay:
     sent_at: str
     started: float
     bronze_keys: set[str] = field(default_factory=set)
+    answered: set[tuple[str, int | None]] = field(default_factory=set)
 
     def arrived(self, manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The partition's manifests that answer this replay's messages."""
         return [
             m for m in manifests if m["processed_at"] >= self.sent_at and _part(m) in self.expected
         ]
+
+    def collect(self, s3: Any, silver_bucket: str, dataset: str, bronze_bucket: str) -> None:
+        """Add what has been answered since the last look: one LIST of the partition's
+        manifests, and a GET only of those written since the send that answer nothing yet."""
+        waiting = {
+            manifest_key(dataset, self.day, part_id(bronze_bucket, key, chunk)): (key, chunk)
+            for key, chunk in self.expected - self.answered
+        }
+        since = dt.datetime.fromisoformat(self.sent_at) - _CLOCK_SKEW
+        prefix = manifest_prefix(dataset, self.day)
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=silver_bucket, Prefix=prefix
+        ):
+            for item in page.get("Contents", []):
+                if item["Key"] not in waiting or item["LastModified"] < since:
+                    continue
+                manifest = read_json(s3, silver_bucket, item["Key"])
+                if manifest is not None and self.arrived([manifest]):
+                    self.answered.add(waiting[item["Key"]])
 
 
 def _part(manifest: dict[str, Any]) -> tuple[str, int | None]:
@@ -287,6 +309,7 @@ def finish_partition(
 def wait_for_partitions(
     s3: Any,
     silver_bucket: str,
+    bronze_bucket: str,
     dataset: str,
     replays: list[QueuedReplay],
     timeout: float,
@@ -303,9 +326,8 @@ def wait_for_partitions(
     while True:
         waiting = []
         for replay in replays:
-            manifests = partition_manifests(s3, silver_bucket, dataset, replay.day)
-            answered = {_part(m) for m in replay.arrived(manifests)}
-            waiting += sorted(replay.expected - answered, key=lambda p: (p[0], p[1] or 0))
+            replay.collect(s3, silver_bucket, dataset, bronze_bucket)
+            waiting += sorted(replay.expected - replay.answered, key=lambda p: (p[0], p[1] or 0))
         if on_progress is not None:
             on_progress(expected - len(waiting), expected)
         if not waiting or time.monotonic() >= deadline:

@@ -149,7 +149,9 @@ def replay_via_queue(
         client, sqs.get_client(), sqs.queue_url, contract, pipeline.bronze_bucket, day
     )
     context.log.info(f"sent {len(sent.expected)} messages for {contract.name} dt={day}")
-    waiting = wait_for_partitions(client, pipeline.silver_bucket, contract.name, [sent], timeout)
+    waiting = wait_for_partitions(
+        client, pipeline.silver_bucket, pipeline.bronze_bucket, contract.name, [sent], timeout
+    )
     if waiting:
         msg = (
             f"{len(waiting)} of {len(sent.expected)} messages of {contract.name} dt={day} got no "
