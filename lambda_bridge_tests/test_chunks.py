@@ -293,3 +293,54 @@ def test_an_object_counts_once_and_only_when_every_chunk_landed(mocked, registry
         for m in manifests
     )
     assert table.num_rows == 20
+
+
+def test_one_chunk_failing_is_retried_alone_and_the_object_ends_exactly_once(mocked, registry):
+    from botocore.exceptions import ClientError
+
+    from lambda_bridge.transform import Transformer
+    from lambda_bridge.transform import make_handler as make_transform
+
+    from .test_handlers import sqs_event
+
+    s = mocked.settings
+    real = boto3.client("s3")
+    key = f"bronze/shipments/dt={DAY}/nightly.jsonl"
+    body = b"".join(shipment() + b"\n" for _ in range(30))
+    version = put(s, key, body)
+    chunk_bytes = len(body) // 3 + 1
+    plan = plan_chunks(key, len(body), chunk_bytes)
+    settings = Settings(**{**s.__dict__, "chunk_bytes": chunk_bytes})
+    failing = {plan[1].start - 1}
+
+    class Throttled:
+        """S3 that refuses the first ranged GET of chunk 1, as a throttled Lambda sees it."""
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def get_object(self, **kwargs):
+            start = int(kwargs.get("Range", "bytes=-1-").split("=")[1].split("-")[0] or -1)
+            if start in failing:
+                failing.discard(start)
+                raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow"}}, "GetObject")
+            return real.get_object(**kwargs)
+
+    handler = make_transform(Transformer(settings, registry, Throttled()))
+    bodies = [
+        Pointer("shipments", s.bronze_bucket, key, version, None, len(body), DAY, chunk=c).to_json()
+        for c in plan
+    ]
+    assert handler(sqs_event(*bodies), Context()) == {
+        "batchItemFailures": [{"itemIdentifier": "m1"}]
+    }
+    manifests = partition_manifests(real, s.silver_bucket, "shipments", DAY)
+    assert complete_objects(manifests) == set()  # two of three chunks: not done yet
+    # SQS redelivers (or `elt redrive` moves back) only the failed chunk's message.
+    assert handler(sqs_event(bodies[1]), Context()) == {"batchItemFailures": []}
+    # ... and a duplicate of a chunk that had succeeded changes nothing.
+    assert handler(sqs_event(bodies[0]), Context()) == {"batchItemFailures": []}
+    manifests = partition_manifests(real, s.silver_bucket, "shipments", DAY)
+    assert complete_objects(manifests) == {key}
+    assert partition_totals(manifests)["rows_out"] == 30
+    assert summarise(real, s.silver_bucket, "shipments").silver_rows == 30
