@@ -49,10 +49,10 @@ ZIPS := dist/ingest.zip dist/transform.zip
 $(ZIPS) &: $(STAMP) $(shell find lambda_bridge -name "*.py") requirements.lock deploy/build.py deploy/verify_package.py
 	$(BIN)/python deploy/build.py --python $(LAMBDA_PYTHON) --arch $(LAMBDA_ARCH)
 
-bench: $(STAMP) $(ZIPS)  ## benchmarks against their baselines (< 10 min with the build): BENCHMARKS.md, bench/results.json
+bench: $(STAMP) $(ZIPS)  ## benchmarks against their baselines (~15 min with the build): BENCHMARKS.md, bench/results.json
 	$(BIN)/python -m bench.run
 
-bench-quick: $(STAMP) $(ZIPS)  ## the same tables on small data (< 2 min, plus the build the first time)
+bench-quick: $(STAMP) $(ZIPS)  ## the same tables on small data (~5 min, plus the build the first time)
 	$(BIN)/python -m bench.run --quick
 
 lint: $(STAMP)
