@@ -78,7 +78,7 @@ variable "transform_timeout_seconds" {
 
 variable "transform_memory_mb" {
   type        = number
-  description = "Memory of the transform function (pyarrow and a whole object in memory): 1024 MB suits objects up to ~230 MB, or ~120 MB if every line of one can be bad; BENCHMARKS.md section 2 measures both."
+  description = "Memory of the transform function. An object read whole is in memory whole: 1024 MB suits objects up to ~230 MB, or ~120 MB if every line of one can be bad (BENCHMARKS.md section 2). A split JSONL object costs one chunk per invocation, and a streamed gzip or CSV object one block: a 64 MiB chunk peaks near 360 MiB, so 512 MB would do for those whatever their size (section 8)."
   default     = 1024
 }
 
