@@ -4,6 +4,9 @@
   ELT_CHUNK_BYTES byte ranges (64 MiB, the default; quick: 16 MiB), each chunk transformed by
   `process_object` in a fresh process as a Lambda runs it, against one object the size of a
   chunk (the first chunk's lines, whole) in a fresh process.
+- Peak memory of a gzip JSONL object, which cannot be split by bytes and is streamed through
+  one transform in blocks: ~1 GB decompressed (quick: ~250 MB) against ~100 MB (quick: ~25 MB),
+  each in a fresh process.
 - Throughput of the chunked path: every chunk of a ~200 MB object (quick: ~20 MB) one after
   another against `process_object` of the whole object, interleaved in one process.
 - Replay of one partition of small objects on the embedded stack: `replay_partition` with its
@@ -40,9 +43,11 @@ from lambda_bridge.chunks import DEFAULT_CHUNK_BYTES
 
 SIZES = {
     "quick": {"big_bytes": 256 * MB, "chunk_bytes": 16 * MIB, "records": 110_000,
-              "throughput_chunk_bytes": 4 * MIB, "replay_objects": 50},
+              "throughput_chunk_bytes": 4 * MIB, "replay_objects": 50,
+              "gzip_small": 25 * MB, "gzip_large": 250 * MB},
     "full": {"big_bytes": 2000 * MB, "chunk_bytes": DEFAULT_CHUNK_BYTES, "records": 1_100_000,
-             "throughput_chunk_bytes": 32 * MIB, "replay_objects": 200},
+             "throughput_chunk_bytes": 32 * MIB, "replay_objects": 200,
+             "gzip_small": 100 * MB, "gzip_large": 1000 * MB},
 }  # fmt: skip
 RECORDS_PER_REPLAY_OBJECT = 500
 # Chunk processes at once: Lambda runs a split object's chunks side by side; this machine has
@@ -435,10 +440,61 @@ def _chunk_peaks(path: Path, chunk_bytes: int) -> dict[str, Any]:
     }
 
 
+def gzip_file(source: Path, decompressed_bytes: int) -> Path:
+    """The first whole lines of `source` up to `decompressed_bytes`, gzip-compressed (cached)."""
+    import gzip
+
+    path = DATA_DIR / f"{source.stem}-first{decompressed_bytes // MB}MB.jsonl.gz"
+    if path.exists():
+        return path
+    _phase(f"writing {path.name} (cached)")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    written = 0
+    with source.open("rb") as lines, gzip.open(partial, "wb", compresslevel=1) as out:
+        for line in lines:
+            if written + len(line) > decompressed_bytes:
+                break
+            out.write(line)
+            written += len(line)
+    partial.replace(path)
+    return path
+
+
+def _gzip_peaks(source: Path, small_bytes: int, large_bytes: int) -> dict[str, Any]:
+    """A gzip JSONL object streamed through one transform, in a fresh process, at two sizes."""
+    import boto3
+
+    answers: dict[str, Any] = {}
+    with moto_server() as endpoint:
+        env = _lambda_env(endpoint)
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint, region_name=env["AWS_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )  # fmt: skip
+        _make_buckets(s3)
+        for label, target in (("small", small_bytes), ("large", large_bytes)):
+            path = gzip_file(source, target)
+            key = f"bronze/{DATASET}/dt={DAY}/{path.name}"
+            s3.upload_file(str(path), BRONZE, key)
+            version = s3.head_object(Bucket=BRONZE, Key=key)["VersionId"]
+            answers[label] = run_worker(
+                "chunks",
+                {"task": "rss", "key": key, "version_id": version, "chunk": None,
+                 "chunk_bytes": DEFAULT_CHUNK_BYTES},
+                env=env,
+            )  # fmt: skip
+            answers[label]["decompressed"] = target
+            answers[label]["compressed"] = path.stat().st_size
+    return answers
+
+
 def section(runs: int, quick: bool) -> Section:
     size = SIZES["quick" if quick else "full"]
     big = big_file(size["big_bytes"])
     peaks = _chunk_peaks(big, size["chunk_bytes"])
+    _phase(f"gzip streamed: {size['gzip_small'] / MB:.0f} MB vs {size['gzip_large'] / MB:.0f} MB")
+    gz = _gzip_peaks(big, size["gzip_small"], size["gzip_large"])
     medium = bronze_file(size["records"], 0.0)
     with moto_server() as endpoint:
         _phase(f"chunked vs whole on {medium.stat().st_size / MB:.0f} MB, {runs} runs of each")
@@ -457,6 +513,16 @@ def section(runs: int, quick: bool) -> Section:
             env=env,
         )  # fmt: skip
     figures = _figures(peaks, speed, replays)
+    small, large = gz["small"], gz["large"]
+    figures.insert(1, Figure(
+        "chunks", f"peak RSS of a gzip JSONL object streamed through one transform,"
+        f" {large['decompressed'] / MB:,.0f} MB decompressed ({large['compressed'] / MB:.0f} MB gzip)",
+        large["peak_mib"], "MiB",
+        baseline=f"the same for {small['decompressed'] / MB:,.0f} MB decompressed",
+        baseline_value=small["peak_mib"], target=at_most(1.3),
+        note=f"{large['lines_in']:,} vs {small['lines_in']:,} lines, every one in silver",
+    ))  # fmt: skip
+    assert large["rows_out"] == large["lines_in"] and small["rows_out"] == small["lines_in"]
     return Section(
         8, "Large objects and replays", figures, _body(figures, peaks, speed, replays, runs)
     )
