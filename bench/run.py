@@ -30,7 +30,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="the same tables on small data (a few minutes)")
+    parser.add_argument(
+        "--quick", action="store_true", help="the same tables on small data (a few minutes)"
+    )
     parser.add_argument("--runs", type=int, default=5, help="timed runs per figure (default 5)")
     parser.add_argument(
         "--sections",
