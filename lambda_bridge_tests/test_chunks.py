@@ -198,6 +198,14 @@ def test_ingest_sends_one_message_per_chunk_of_a_large_object_only(mocked, regis
     assert queue_messages(s) == []
 
 
+def _split_object(s, key, records, parts):
+    """`records` shipments under `key`, and the plan that splits them into `parts` chunks."""
+    body = b"".join(shipment() + b"\n" for _ in range(records))
+    version = put(s, key, body)
+    chunk_bytes = len(body) // parts + 1
+    return body, version, chunk_bytes, plan_chunks(key, len(body), chunk_bytes)
+
+
 def _one(s, contract, key, version, chunk, chunk_bytes):
     """One chunk's transform, as its pointer message would run it."""
     return process_object(
@@ -246,10 +254,7 @@ def test_a_chunk_delivered_twice_and_a_stale_chunk_change_nothing(mocked, regist
     s, contract = mocked.settings, registry["shipments"]
     s3 = boto3.client("s3")
     key = f"bronze/shipments/dt={DAY}/export.jsonl"
-    body = b"".join(shipment() + b"\n" for _ in range(30))
-    v1 = put(s, key, body)
-    chunk_bytes = len(body) // 3 + 1
-    plan = plan_chunks(key, len(body), chunk_bytes)
+    body, v1, chunk_bytes, plan = _split_object(s, key, 30, 3)
     first = [
         o.manifest["rows_out"] for o in _chunk_all(s, contract, key, v1, len(body), chunk_bytes)
     ]
@@ -273,10 +278,7 @@ def test_an_object_counts_once_and_only_when_every_chunk_landed(mocked, registry
     s, contract = mocked.settings, registry["shipments"]
     s3 = boto3.client("s3")
     key = f"bronze/shipments/dt={DAY}/part.jsonl"
-    body = b"".join(shipment() + b"\n" for _ in range(20))
-    version = put(s, key, body)
-    chunk_bytes = len(body) // 4 + 1
-    plan = plan_chunks(key, len(body), chunk_bytes)
+    body, version, chunk_bytes, plan = _split_object(s, key, 20, 4)
     for c in plan[:-1]:
         _one(s, contract, key, version, c, chunk_bytes)
     manifests = partition_manifests(s3, s.silver_bucket, "shipments", DAY)
@@ -306,10 +308,7 @@ def test_one_chunk_failing_is_retried_alone_and_the_object_ends_exactly_once(moc
     s = mocked.settings
     real = boto3.client("s3")
     key = f"bronze/shipments/dt={DAY}/nightly.jsonl"
-    body = b"".join(shipment() + b"\n" for _ in range(30))
-    version = put(s, key, body)
-    chunk_bytes = len(body) // 3 + 1
-    plan = plan_chunks(key, len(body), chunk_bytes)
+    body, version, chunk_bytes, plan = _split_object(s, key, 30, 3)
     settings = Settings(**{**s.__dict__, "chunk_bytes": chunk_bytes})
     failing = {plan[1].start - 1}
 
